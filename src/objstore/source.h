@@ -48,6 +48,9 @@ struct os_config {
 	int connect_timeout_ms;	/* default 10000 */
 	int io_timeout_ms;	/* no progress for this long fails a transfer (30000) */
 	const char *faults;	/* fault-injection spec; default env LITHFS_FAULTS */
+	const char *bucket;	/* set by os_open() from the source (callers leave
+				 * it NULL): picks the BUCKET:ACCESS:SECRET line
+				 * of passwd_file */
 };
 
 /* 0 or EINVAL with a one-line message in err. */
