@@ -1,0 +1,742 @@
+/*
+ * file.c - the contents of one open regular file: clean reads, staged writes,
+ * publication as one object replace. Contract in file.h; the state machine and
+ * the guarantees are described for users in docs/fs-write-path.md.
+ *
+ * Design. Every byte of the file's current contents comes from one of two
+ * places, decided per granule (FILL_GRANULE bytes):
+ *   - the OBJECT the file was opened at (key, ETag, size), read through the
+ *     block-cache reader, for bytes below src_limit whose granule is not
+ *     marked in `filled`;
+ *   - the STAGING file (a private, already unlinked temporary file in
+ *     ctx->staging_dir; sparse, so holes read as zeros) for everything else.
+ * src_limit starts at the object's size (0 for a new or O_TRUNC file) and
+ * only shrinks while the file is dirty (a truncate below it), so bytes past it
+ * are zeros or written data, never stale object bytes. A write into a granule
+ * below src_limit first copies that granule from the object into the staging
+ * file ("fill"), unless the write covers it whole. Nothing is filled on open
+ * and reads never fill: an append to a 1 GiB object costs one granule of
+ * reading until flush, when the unfilled granules are read (sequentially,
+ * with the reader's prefetch) and streamed into the upload.
+ *
+ * States: CLEAN (no staging file; reads = the object) -> DIRTY on the first
+ * write or size-changing truncate (or at open for a new or O_TRUNC file) ->
+ * CLEAN again after a successful flush, now backed by the new ETag.
+ * Streaming sub-state of DIRTY: a write at offset 0 of an empty file with no
+ * object data (src_limit == 0) starts an os_upload; every following write at
+ * the end of the file is written to the staging file AND to the upload, whose
+ * worker threads send full parts while the program writes. Any other write,
+ * truncate or rename aborts the streaming upload (its data is still in the
+ * staging file) and flush uploads the whole file instead.
+ *
+ * Locking. f->mu serializes the mutators (write, truncate, flush, rename,
+ * close) and is held across their network operations, so two of them never
+ * interleave. f->rw protects the state readers look at: a field marked
+ * "state" is only changed with mu AND rw (exclusive) held, so holding either
+ * mu or rw (shared) is enough to read it. Readers take rw shared only, so a
+ * read never waits for an upload or a fill, only for the short state changes.
+ * f->rd_mu guards the lazily opened reader handle. Order: mu, rw, rd_mu.
+ *
+ * Memory. Upload buffers are reserved from one budget per process (one mount
+ * per process): a streaming upload starts only if part_size * upload_parallel
+ * fits in ctx->upload_mem, else the file is uploaded at flush; a flush takes
+ * as many parts of parallelism as fit, at least one (so it never waits for
+ * another file's stream to end: the budget can be exceeded by one part per
+ * concurrent flush). upload_mem == 0 means no shared limit.
+ */
+#include "config.h"
+
+#include "fs/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/reader.h"
+#include "objstore/upload.h"
+#include "util/log.h"
+
+#define FILL_GRANULE ((uint64_t)1 << 20)	/* unit of copying object data into staging */
+#define COPY_CHUNK ((size_t)1 << 20)		/* flush reads this much at a time */
+
+struct fs_file {
+	const struct file_ctx *ctx;	/* borrowed */
+	pthread_mutex_t mu;		/* serializes mutators, see top */
+	pthread_rwlock_t rw;		/* readers shared, state changes exclusive */
+	pthread_mutex_t rd_mu;
+
+	char *key;		/* owned; state */
+	bool dirty;		/* state */
+	uint64_t size;		/* state: current logical size */
+	uint64_t obj_size;	/* state: size of the backing object version */
+	int64_t obj_mtime_ns;	/* state */
+	uint64_t src_limit;	/* state: object bytes below this are still valid */
+	int fd;			/* state: staging file, -1 until first needed */
+	uint8_t *filled;	/* state, owned: bitmap of granules copied to staging */
+	size_t n_granules;	/* state: bits in filled */
+
+	char etag[OS_ETAG_MAX];	/* protected by rd_mu: "" = no object */
+	bool need_head;		/* protected by rd_mu: key renamed, ETag to re-learn */
+	struct rd_file *rf;	/* protected by rd_mu: opened on first need */
+
+	struct os_upload *up;	/* protected by mu: streaming upload or NULL */
+	struct os_meta up_meta;	/* protected by mu: metadata the stream was created with */
+	struct os_meta open_meta;	/* protected by mu: the object's metadata at open */
+	uint64_t up_budget;	/* protected by mu: bytes reserved for up */
+};
+
+/* ---- the per-process upload memory budget ---- */
+
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t budget_used;	/* protected by budget_mu */
+
+/* Reserves want bytes if they fit in limit (0 = unlimited). */
+static bool budget_try(uint64_t limit, uint64_t want)
+{
+	bool ok;
+
+	pthread_mutex_lock(&budget_mu);
+	ok = limit == 0 || budget_used + want <= limit;
+	if (ok)
+		budget_used += want;
+	pthread_mutex_unlock(&budget_mu);
+	return ok;
+}
+
+/* Reserves between 1 and max parts, as many as fit; returns the count. */
+static int budget_parts(uint64_t limit, size_t part, int max)
+{
+	int n = 1;
+
+	pthread_mutex_lock(&budget_mu);
+	if (limit == 0)
+		n = max;
+	else
+		while (n < max && budget_used + (uint64_t)(n + 1) * part <= limit)
+			n++;
+	budget_used += (uint64_t)n * part;
+	pthread_mutex_unlock(&budget_mu);
+	return n;
+}
+
+static void budget_release(uint64_t bytes)
+{
+	pthread_mutex_lock(&budget_mu);
+	budget_used -= bytes;
+	pthread_mutex_unlock(&budget_mu);
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool granule_filled(const struct fs_file *f, uint64_t g)
+{
+	return g < f->n_granules && (f->filled[g / 8] & (1u << (g % 8)));
+}
+
+static void granule_mark(struct fs_file *f, uint64_t g)
+{
+	if (g < f->n_granules)
+		f->filled[g / 8] |= (uint8_t)(1u << (g % 8));
+}
+
+/* True when the byte at pos is to be read from the object. */
+static bool from_object(const struct fs_file *f, uint64_t pos)
+{
+	return pos < f->src_limit && !granule_filled(f, pos / FILL_GRANULE);
+}
+
+/* End of the run of bytes from pos (< end) that come from the same place. */
+static uint64_t extent_end(const struct fs_file *f, uint64_t pos, uint64_t end)
+{
+	bool obj = from_object(f, pos);
+	uint64_t e = pos;
+
+	while (e < end && from_object(f, e) == obj)
+		e = min_u64((e / FILL_GRANULE + 1) * FILL_GRANULE, end);
+	if (obj)
+		e = min_u64(e, f->src_limit);
+	return e;
+}
+
+static bool meta_equal(const struct os_meta *a, const struct os_meta *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		const char *v = os_meta_get(b, a->kv[i].name);
+
+		if (!v || strcmp(v, a->kv[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the object side ---- */
+
+/* Opens the reader handle if needed. Caller holds mu or rw. */
+static int object_handle(struct fs_file *f, struct rd_file **out)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&f->rd_mu);
+	if (!f->rf && f->need_head) {
+		struct os_stat st;
+
+		memset(&st, 0, sizeof(st));
+		err = os_head(f->ctx->store, f->key, &st);
+		if (!err && st.size != f->obj_size)
+			err = ESTALE;
+		if (!err) {
+			memcpy(f->etag, st.etag, sizeof(f->etag));
+			f->need_head = false;
+		}
+		os_stat_release(&st);
+	}
+	if (!err && !f->rf)
+		err = rd_open(f->ctx->reader, f->key, f->etag, f->obj_size, &f->rf);
+	*out = f->rf;
+	pthread_mutex_unlock(&f->rd_mu);
+	return err;
+}
+
+static int object_read(struct fs_file *f, void *buf, uint64_t off, size_t len)
+{
+	struct rd_file *rf;
+	size_t got = 0;
+	int err = object_handle(f, &rf);
+
+	if (!err)
+		err = rd_read(rf, buf, off, len, &got);
+	if (!err && got != len)
+		err = ESTALE;	/* shorter than the size it was opened with */
+	return err;
+}
+
+/* Closes the reader handle; the next one opens at etag. Caller holds mu and
+ * rw exclusive. */
+static void object_switch(struct fs_file *f, const char *etag)
+{
+	pthread_mutex_lock(&f->rd_mu);
+	if (f->rf)
+		rd_close(f->rf);
+	f->rf = NULL;
+	snprintf(f->etag, sizeof(f->etag), "%s", etag);
+	f->need_head = false;
+	pthread_mutex_unlock(&f->rd_mu);
+}
+
+/* ---- the staging side ---- */
+
+static int staging_read(struct fs_file *f, void *buf, uint64_t off, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = f->fd < 0 ? 0 : pread(f->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0) {		/* past the staging file's end: zeros */
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int staging_write(struct fs_file *f, const void *buf, uint64_t off, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(f->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Creates the staging file if there is none. Caller holds mu and rw. */
+static int staging_open(struct fs_file *f)
+{
+	char *path;
+	int fd, err;
+
+	if (f->fd >= 0)
+		return 0;
+	if (asprintf(&path, "%s/lithfs-stage-XXXXXX", f->ctx->staging_dir) < 0)
+		return ENOMEM;
+	fd = mkostemp(path, O_CLOEXEC);
+	err = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		unlink(path);	/* private from now on; a crash leaves nothing */
+	else
+		log_msg(LOG_ERR, "cannot create a staging file in %s: %s",
+			f->ctx->staging_dir, strerror(err));
+	free(path);
+	if (err)
+		return err;
+	if (ftruncate(fd, (off_t)f->size) < 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	f->fd = fd;
+	return 0;
+}
+
+/* Reads [off, off+len) of the current contents. Caller holds mu or rw. */
+static int contents_read(struct fs_file *f, void *buf, uint64_t off, size_t len)
+{
+	char *p = buf;
+	uint64_t end = off + len;
+	int err = 0;
+
+	while (!err && off < end) {
+		uint64_t e = extent_end(f, off, end);
+
+		if (from_object(f, off))
+			err = object_read(f, p, off, (size_t)(e - off));
+		else
+			err = staging_read(f, p, off, (size_t)(e - off));
+		p += e - off;
+		off = e;
+	}
+	return err;
+}
+
+/* ---- CLEAN -> DIRTY and the streaming upload ---- */
+
+/* Caller holds mu and rw exclusive. */
+static int make_dirty(struct fs_file *f)
+{
+	if (f->dirty)
+		return 0;
+	f->n_granules = (size_t)((f->src_limit + FILL_GRANULE - 1) / FILL_GRANULE);
+	free(f->filled);
+	f->filled = calloc(f->n_granules / 8 + 1, 1);
+	if (!f->filled)
+		return ENOMEM;
+	f->dirty = true;
+	return 0;
+}
+
+static void stream_end(struct fs_file *f)
+{
+	if (!f->up)
+		return;
+	os_upload_abort(f->up);
+	f->up = NULL;
+	budget_release(f->up_budget);
+	f->up_budget = 0;
+	os_meta_release(&f->up_meta);
+	log_msg(LOG_DEBUG, "%s: not sequential any more, uploading at flush", f->key);
+}
+
+/* Starts streaming if the write at off begins a new file from scratch.
+ * Metadata: the object's at open (fs.c passes the final one to flush). */
+static void stream_maybe_start(struct fs_file *f, uint64_t off)
+{
+	const struct file_ctx *c = f->ctx;
+	struct os_upload_opts o = { c->part_size, c->upload_parallel };
+	uint64_t want = (uint64_t)c->part_size * (uint64_t)c->upload_parallel;
+
+	if (f->up || off != 0 || f->size != 0 || f->src_limit != 0)
+		return;
+	if (!budget_try(c->upload_mem, want))
+		return;
+	if (os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
+	    os_upload_create(c->store, f->key, &f->up_meta, &o, &f->up) != 0) {
+		os_meta_release(&f->up_meta);
+		f->up = NULL;
+		budget_release(want);
+		return;
+	}
+	f->up_budget = want;
+}
+
+/* Copies granule g from the object into the staging file, unless it is
+ * there already, holds no object data, or the write [off, end) covers it
+ * whole. Caller holds mu. */
+static int fill_granule(struct fs_file *f, uint64_t g, uint64_t off, uint64_t end)
+{
+	uint64_t gs = g * FILL_GRANULE;
+	uint64_t ge = min_u64(gs + FILL_GRANULE, f->src_limit);
+	char *buf;
+	int err;
+
+	if (gs >= f->src_limit || granule_filled(f, g) || (off <= gs && end >= ge))
+		return 0;
+	if (!(buf = malloc((size_t)(ge - gs))))
+		return ENOMEM;
+	err = object_read(f, buf, gs, (size_t)(ge - gs));
+	if (!err) {
+		pthread_rwlock_wrlock(&f->rw);
+		err = staging_write(f, buf, gs, (size_t)(ge - gs));
+		if (!err)
+			granule_mark(f, g);
+		pthread_rwlock_unlock(&f->rw);
+	}
+	free(buf);
+	return err;
+}
+
+/* Writes [off, end) into the staging file; the granules it touches then come
+ * from there. Caller holds mu and rw exclusive. */
+static int staging_write_marked(struct fs_file *f, const void *buf, uint64_t off, uint64_t end)
+{
+	uint64_t g;
+	int err = staging_write(f, buf, off, (size_t)(end - off));
+
+	if (err)
+		return err;
+	for (g = off / FILL_GRANULE; g * FILL_GRANULE < end; g++)
+		granule_mark(f, g);
+	if (end > f->size)
+		f->size = end;
+	return 0;
+}
+
+/* ---- the contract ---- */
+
+int file_open(const struct file_ctx *ctx, const char *key, const struct os_stat *st,
+	      bool truncate, struct fs_file **out)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+	pthread_rwlockattr_t ra;
+	int err;
+
+	if (!f)
+		return ENOMEM;
+	f->ctx = ctx;
+	f->fd = -1;
+	f->key = strdup(key);
+	if (!f->key)
+		goto out_free;
+	if (st) {
+		f->obj_size = st->size;
+		f->obj_mtime_ns = st->mtime_ns;
+		snprintf(f->etag, sizeof(f->etag), "%s", st->etag);
+		if (os_meta_copy(&f->open_meta, &st->meta) != 0)
+			goto out_free;
+	}
+	f->size = f->src_limit = truncate ? 0 : f->obj_size;
+	if ((!st || truncate) && make_dirty(f) != 0)
+		goto out_free_meta;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_mutex_init(&f->rd_mu, NULL);
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	err = pthread_rwlock_init(&f->rw, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	if (err) {
+		pthread_mutex_destroy(&f->rd_mu);
+		pthread_mutex_destroy(&f->mu);
+		free(f->filled);
+		os_meta_release(&f->open_meta);
+		free(f->key);
+		free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+
+out_free_meta:
+	os_meta_release(&f->open_meta);
+out_free:
+	free(f->key);
+	free(f);
+	return ENOMEM;
+}
+
+int file_read(struct fs_file *f, void *buf, size_t size, off_t off, size_t *got)
+{
+	int err = 0;
+
+	*got = 0;
+	if (off < 0)
+		return EINVAL;
+	pthread_rwlock_rdlock(&f->rw);
+	if ((uint64_t)off < f->size) {
+		size = (size_t)min_u64(size, f->size - (uint64_t)off);
+		err = contents_read(f, buf, (uint64_t)off, size);
+		if (!err)
+			*got = size;
+	}
+	pthread_rwlock_unlock(&f->rw);
+	return err;
+}
+
+int file_write(struct fs_file *f, const void *buf, size_t size, off_t off)
+{
+	uint64_t o = (uint64_t)off, end = o + size;
+	int err;
+
+	if (off < 0 || end < o)
+		return EINVAL;
+	if (size == 0)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	if (f->up && (o != f->size || os_upload_bytes(f->up) != f->size))
+		stream_end(f);
+	stream_maybe_start(f, o);
+	pthread_rwlock_wrlock(&f->rw);
+	err = make_dirty(f);
+	if (!err)
+		err = staging_open(f);
+	pthread_rwlock_unlock(&f->rw);
+	if (!err)
+		err = fill_granule(f, o / FILL_GRANULE, o, end);
+	if (!err)
+		err = fill_granule(f, (end - 1) / FILL_GRANULE, o, end);
+	if (!err) {
+		pthread_rwlock_wrlock(&f->rw);
+		err = staging_write_marked(f, buf, o, end);
+		pthread_rwlock_unlock(&f->rw);
+	}
+	if (err) {
+		stream_end(f);
+	} else if (f->up) {
+		int uerr = os_upload_write(f->up, buf, size);
+
+		if (uerr) {	/* the staging file has it: upload it at flush */
+			log_msg(LOG_NOTICE, "%s: streaming upload failed (%s), uploading at flush",
+				f->key, strerror(uerr));
+			stream_end(f);
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	return err;
+}
+
+int file_truncate(struct fs_file *f, off_t size)
+{
+	uint64_t s = (uint64_t)size;
+	int err = 0;
+
+	if (size < 0)
+		return EINVAL;
+	pthread_mutex_lock(&f->mu);
+	if (s == f->size)
+		goto out_unlock;
+	stream_end(f);
+	pthread_rwlock_wrlock(&f->rw);
+	err = make_dirty(f);
+	if (!err)
+		err = staging_open(f);
+	if (!err && ftruncate(f->fd, size) < 0)
+		err = errno;
+	if (!err) {
+		f->size = s;
+		f->src_limit = min_u64(f->src_limit, s);
+	}
+	pthread_rwlock_unlock(&f->rw);
+out_unlock:
+	pthread_mutex_unlock(&f->mu);
+	return err;
+}
+
+uint64_t file_size(struct fs_file *f)
+{
+	uint64_t s;
+
+	pthread_rwlock_rdlock(&f->rw);
+	s = f->size;
+	pthread_rwlock_unlock(&f->rw);
+	return s;
+}
+
+bool file_dirty(struct fs_file *f)
+{
+	bool d;
+
+	pthread_rwlock_rdlock(&f->rw);
+	d = f->dirty;
+	pthread_rwlock_unlock(&f->rw);
+	return d;
+}
+
+/* Uploads the whole current contents to f->key (os_upload makes it one PUT
+ * when it fits in a part). Caller holds mu. */
+static int upload_contents(struct fs_file *f, const struct os_meta *meta,
+			   char etag[OS_ETAG_MAX])
+{
+	const struct file_ctx *c = f->ctx;
+	struct os_upload_opts o = { c->part_size, 0 };
+	struct os_upload *up;
+	uint64_t off, reserved;
+	char *buf;
+	int err;
+
+	if (!(buf = malloc(COPY_CHUNK)))
+		return ENOMEM;
+	o.max_inflight = budget_parts(c->upload_mem, c->part_size, c->upload_parallel);
+	reserved = (uint64_t)o.max_inflight * c->part_size;
+	err = os_upload_create(c->store, f->key, meta, &o, &up);
+	if (err)
+		goto out_release;
+	for (off = 0; !err && off < f->size; off += COPY_CHUNK) {
+		size_t n = (size_t)min_u64(COPY_CHUNK, f->size - off);
+
+		err = contents_read(f, buf, off, n);
+		if (!err)
+			err = os_upload_write(up, buf, n);
+	}
+	if (err)
+		os_upload_abort(up);
+	else
+		err = os_upload_finish(up, etag);
+out_release:
+	budget_release(reserved);
+	free(buf);
+	return err;
+}
+
+/* Completes the streaming upload; a different final metadata is applied by a
+ * server-side copy onto itself. Caller holds mu. */
+static int stream_finish(struct fs_file *f, const struct os_meta *meta,
+			 char etag[OS_ETAG_MAX])
+{
+	int err = os_upload_finish(f->up, etag);
+	bool same = meta_equal(meta, &f->up_meta);
+
+	f->up = NULL;
+	budget_release(f->up_budget);
+	f->up_budget = 0;
+	os_meta_release(&f->up_meta);
+	if (!err && !same)
+		err = os_copy(f->ctx->store, f->key, f->key, meta, etag);
+	return err;
+}
+
+static int fill_stat(struct os_stat *st, uint64_t size, const char *etag, int64_t mtime_ns,
+		     const struct os_meta *meta)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = size;
+	st->mtime_ns = mtime_ns;
+	snprintf(st->etag, sizeof(st->etag), "%s", etag);
+	return os_meta_copy(&st->meta, meta);
+}
+
+int file_flush(struct fs_file *f, const struct os_meta *meta, struct os_stat *st_out)
+{
+	static const struct os_meta no_meta;
+	char etag[OS_ETAG_MAX] = "";
+	int err;
+
+	if (!meta)
+		meta = &no_meta;
+	pthread_mutex_lock(&f->mu);
+	if (!f->dirty) {
+		pthread_mutex_lock(&f->rd_mu);
+		memcpy(etag, f->etag, sizeof(etag));
+		pthread_mutex_unlock(&f->rd_mu);
+		err = st_out ? fill_stat(st_out, f->size, etag, f->obj_mtime_ns, meta) : 0;
+		goto out_unlock;
+	}
+	if (f->up && os_upload_bytes(f->up) != f->size)
+		stream_end(f);
+	if (f->up)
+		err = stream_finish(f, meta, etag);
+	else
+		err = upload_contents(f, meta, etag);
+	if (err) {
+		log_msg(LOG_DEBUG, "%s: flush failed: %s", f->key, strerror(err));
+		if (os_error_is_transient(err))
+			err = EIO;
+		goto out_unlock;
+	}
+	pthread_rwlock_wrlock(&f->rw);
+	f->dirty = false;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->filled);
+	f->filled = NULL;
+	f->n_granules = 0;
+	f->obj_size = f->src_limit = f->size;
+	f->obj_mtime_ns = now_ns();
+	object_switch(f, etag);
+	os_meta_release(&f->open_meta);
+	err = os_meta_copy(&f->open_meta, meta);
+	pthread_rwlock_unlock(&f->rw);
+	if (!err && st_out)
+		err = fill_stat(st_out, f->size, etag, f->obj_mtime_ns, meta);
+out_unlock:
+	pthread_mutex_unlock(&f->mu);
+	return err;
+}
+
+int file_rename(struct fs_file *f, const char *new_key)
+{
+	char *k = strdup(new_key);
+
+	if (!k)
+		return ENOMEM;
+	pthread_mutex_lock(&f->mu);
+	stream_end(f);		/* it was uploading to the old key */
+	pthread_rwlock_wrlock(&f->rw);
+	free(f->key);
+	f->key = k;
+	pthread_mutex_lock(&f->rd_mu);
+	if (f->rf)
+		rd_close(f->rf);
+	f->rf = NULL;
+	f->need_head = f->etag[0] != '\0';
+	pthread_mutex_unlock(&f->rd_mu);
+	pthread_rwlock_unlock(&f->rw);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+void file_close(struct fs_file *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	stream_end(f);
+	pthread_mutex_unlock(&f->mu);
+	if (f->rf)
+		rd_close(f->rf);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->filled);
+	os_meta_release(&f->open_meta);
+	free(f->key);
+	pthread_rwlock_destroy(&f->rw);
+	pthread_mutex_destroy(&f->rd_mu);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
