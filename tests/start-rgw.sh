@@ -161,8 +161,7 @@ launch() {
   rm -f "$pf"
   setsid bash -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pf" "$@" \
     >"$DIR/log/$name.out" 2>&1 < /dev/null &
-  local i
-  for i in $(seq 1 50); do [ -s "$pf" ] && break; sleep 0.1; done
+  for _ in $(seq 1 50); do [ -s "$pf" ] && break; sleep 0.1; done
   [ -s "$pf" ] || die "could not start $name"
   LAUNCHED_PID=$(cat "$pf")
   echo "$name $LAUNCHED_PID" >> "$DIR/pids"
@@ -170,8 +169,8 @@ launch() {
 
 # wait_for WHAT TRIES SLEEP CMD...: run CMD until it succeeds, at most TRIES times.
 wait_for() {
-  local what=$1 tries=$2 nap=$3 i; shift 3
-  for i in $(seq 1 "$tries"); do "$@" && return 0; sleep "$nap"; done
+  local what=$1 tries=$2 nap=$3; shift 3
+  for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep "$nap"; done
   log "$what: not ready after $tries tries"
   return 1
 }

@@ -133,13 +133,13 @@ EOF
 
 # ---------------------------------------------------------------- start helper
 # setsid without fork (a script is not a process-group leader), so $! is the
-# daemon's own PID. Daemons run in the foreground (-F / -D).
+# daemon's own PID, left in STARTED_PID. Daemons run in the foreground (-F / -D).
 start_bg() {   # name logfile cmd...
     local name=$1 out=$2; shift 2
     setsid "$@" >>"$out" 2>&1 </dev/null &
     local pid=$!
     echo "$name $pid" >> "$PIDS"
-    eval "PID_$name=$pid"
+    STARTED_PID=$pid
 }
 alive_or_die() {  # name pid logfile
     [ -d "/proc/$2" ] || { echo "--- tail $3"; tail -20 "$3" >&2; die "$1 (pid $2) exited"; }
@@ -163,6 +163,7 @@ if [ "$AUTH" = munge ]; then
     start_bg munged "$BASE/log/munged.stdout" \
         munged -F --force --key-file="$M/munge.key" --socket="$M/munge.socket.2" \
           --pid-file="$M/munged.pid" --log-file="$BASE/log/munged.log" --seed-file="$M/munged.seed"
+    PID_munged=$STARTED_PID
     for _ in $(seq 1 100); do
         [ -S "$M/munge.socket.2" ] && \
           munge -n -S "$M/munge.socket.2" 2>/dev/null | unmunge -S "$M/munge.socket.2" >/dev/null 2>&1 && break
@@ -177,6 +178,7 @@ fi
 # ---------------------------------------------------------------- slurmctld
 T=$(now)
 start_bg slurmctld "$BASE/log/slurmctld.stdout" slurmctld -D -i -f "$CONF"
+PID_slurmctld=$STARTED_PID
 for _ in $(seq 1 200); do
     scontrol ping 2>/dev/null | grep -q 'UP' && break
     alive_or_die slurmctld "$PID_slurmctld" "$BASE/log/slurmctld.log"
@@ -188,6 +190,7 @@ log "slurmctld up (pid $PID_slurmctld) in $(el "$T")s"
 # ---------------------------------------------------------------- slurmd
 T=$(now)
 start_bg slurmd "$BASE/log/slurmd.stdout" slurmd -D -N "$NODE" -f "$CONF"
+PID_slurmd=$STARTED_PID
 deadline=$(( $(date +%s) + WAIT_S ))
 state=
 while [ "$(date +%s)" -lt "$deadline" ]; do
