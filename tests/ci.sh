@@ -1,0 +1,114 @@
+#!/bin/bash
+# tests/ci.sh - the whole CI flow, from a fresh clone on Debian 12, as root:
+#   deps (tests/install-deps.sh --tests) -> ./autogen.sh -> configure --enable-werror
+#   in build/ (out of tree) -> make -j2 -> start radosgw and Slurm -> make check
+# and ends with the suite's closing line "N passed, N failed[, N skipped]". Exits
+# non-zero when any phase or any test fails. Each phase prints its duration.
+#
+# usage: [CI=true] bash tests/ci.sh        (.ci/run calls it)
+# env:
+#   LITHFS_CI_BUILD     build directory (default: build/ in the repo)
+#   LITHFS_CI_SANITIZE=1  configure with --enable-sanitize (ASan+UBSan) as well
+#   LITHFS_CI_BUDGET    seconds the whole run may take (5400); the suite gets what is
+#                       left minus 120 s, and tests that would start after that fail
+#                       as "not run", so the run ends with a verdict instead of a kill
+#   RGW_PORT, MON_PORT, SLURM_CTLD_PORT, SLURMD_PORT: fixed ports; by default the first
+#                       free port from 7480, 40789, 6817 and 6818 upwards, so this can run
+#                       beside a developer's radosgw/Slurm
+#
+# radosgw and Slurm run from tests/.run/ci-rgw and tests/.run/ci-slurm and are stopped
+# on exit (by the PIDs their start scripts recorded), whatever happened.
+set -euo pipefail
+exec </dev/null
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${LITHFS_CI_BUILD:-$ROOT/build}
+RGW_DIR=$ROOT/tests/.run/ci-rgw
+SLURM_DIR=$ROOT/tests/.run/ci-slurm
+BUDGET=${LITHFS_CI_BUDGET:-5400}
+T_START=$(date +%s)
+PHASES=()
+
+say() { echo "ci: $*"; }
+# phase NAME CMD...: run CMD, record and print how long it took; stop on failure.
+phase() {
+	local name=$1 t0 rc=0; shift
+	say "=== $name: $*"
+	t0=$(date +%s)
+	"$@" || rc=$?
+	PHASES+=("$(printf '%-10s %5ss%s' "$name" $(($(date +%s) - t0)) "$([ $rc = 0 ] || echo "  FAILED (exit $rc)")")")
+	say "=== $name took $(($(date +%s) - t0))s"
+	if [ $rc != 0 ]; then
+		say "FAILED in phase $name (exit $rc)"
+		exit "$rc"
+	fi
+}
+
+summary() {
+	local rc=$?
+	set +e
+	[ -f "$SLURM_DIR/run/started.pids" ] && bash tests/stop-slurm.sh "$SLURM_DIR"
+	[ -f "$RGW_DIR/pids" ] && bash tests/stop-rgw.sh "$RGW_DIR"
+	say "phase timings:"
+	printf '    %s\n' "${PHASES[@]}"
+	say "total $(($(date +%s) - T_START))s, exit $rc"
+	# the suite's closing line, last, so it is the one a reader (or CI) finds
+	[ -s "$BUILD/tests/closing-line" ] && cat "$BUILD/tests/closing-line"
+	exit "$rc"
+}
+trap summary EXIT
+trap 'exit 143' TERM INT HUP
+
+# free_port START [AVOID]: the first TCP port >= START nobody listens on (and != AVOID).
+free_port() {
+	local p=$1
+	while ss -ltnH "sport = :$p" | grep -q . || [ "$p" = "${2:-}" ]; do
+		p=$((p + 1))
+		[ $p -lt $(($1 + 100)) ] || { say "no free TCP port in $1..$p" >&2; return 1; }
+	done
+	echo "$p"
+}
+
+[ "$(id -u)" = 0 ] || { say "must run as root (installs packages, starts radosgw and Slurm)"; exit 1; }
+say "lithfs CI in $ROOT ($(git rev-parse --short HEAD 2>/dev/null || echo 'not a git tree')), build in $BUILD, CI=${CI:-}"
+if [ -f "$ROOT/config.status" ] && [ "$BUILD" != "$ROOT" ]; then
+	say "the source tree itself is configured (config.status); out-of-tree builds refuse that: run 'make distclean' in $ROOT"
+	exit 1
+fi
+
+phase deps bash tests/install-deps.sh --tests
+[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || say "WARNING: no /dev/fuse or fusermount3: FUSE tests will skip (a failure under CI=true)"
+phase autogen ./autogen.sh
+mkdir -p "$BUILD"
+CONF_ARGS=(--enable-werror)
+[ "${LITHFS_CI_SANITIZE:-0}" = 1 ] && CONF_ARGS+=(--enable-sanitize)
+phase configure sh -c 'cd "$1" && shift && "$@"' - "$BUILD" "$ROOT/configure" -q "${CONF_ARGS[@]}"
+phase build make -C "$BUILD" -j2
+
+RGW_PORT=${RGW_PORT:-$(free_port 7480)}
+MON_PORT=${MON_PORT:-$(free_port 40789)}
+SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-$(free_port 6817)}
+SLURMD_PORT=${SLURMD_PORT:-$(free_port 6818 "$SLURM_CTLD_PORT")}
+export RGW_PORT MON_PORT SLURM_CTLD_PORT SLURMD_PORT
+say "ports: radosgw $RGW_PORT, ceph-mon $MON_PORT, slurmctld $SLURM_CTLD_PORT, slurmd $SLURMD_PORT"
+phase rgw bash tests/start-rgw.sh "$RGW_DIR"
+phase slurm bash tests/start-slurm.sh "$SLURM_DIR"
+# this run's services, whatever a developer's shell had exported
+# shellcheck disable=SC1091
+. "$RGW_DIR/env"
+# shellcheck disable=SC1091
+. "$SLURM_DIR/slurm-env.sh"
+
+export LITHFS_SUITE_DEADLINE=$((T_START + BUDGET - 120))
+mkdir -p "$BUILD/tests"
+rm -f "$BUILD/tests/closing-line"
+check() {
+	local rc=0
+	make -C "$BUILD" -j2 check 2>&1 | tee "$BUILD/tests/check.out" || rc=$?
+	grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$BUILD/tests/check.out" \
+		| tail -n 1 > "$BUILD/tests/closing-line" || true
+	return $rc
+}
+phase check check
