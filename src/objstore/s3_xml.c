@@ -328,8 +328,17 @@ static int parse_list_doc(const xmlNode *root, bool url_encoded, struct os_list_
 	return 0;
 }
 
-int s3_xml_parse_list(const char *data, size_t len, bool url_encoded,
-		      struct os_list_page *out, struct s3_xml_error *err)
+/* Whether the server URL-encoded the names in this document. */
+static bool url_encoded(const xmlNode *root)
+{
+	char v[8];
+
+	child_copy(root, "EncodingType", v, sizeof(v));
+	return strcmp(v, "url") == 0;
+}
+
+int s3_xml_parse_list(const char *data, size_t len, struct os_list_page *out,
+		      struct s3_xml_error *err)
 {
 	xmlDoc *doc;
 	xmlNode *root;
@@ -339,7 +348,7 @@ int s3_xml_parse_list(const char *data, size_t len, bool url_encoded,
 	rc = xml_open(data, len, "ListBucketResult", &doc, &root, err);
 	if (rc)
 		return rc;
-	rc = parse_list_doc(root, url_encoded, out, err);
+	rc = parse_list_doc(root, url_encoded(root), out, err);
 	xmlFreeDoc(doc);
 	if (rc)
 		os_list_page_release(out);
@@ -475,9 +484,8 @@ static int parse_uploads_doc(const xmlNode *root, bool url_encoded,
 	return maybe_decode(*next_key, url_encoded, err);
 }
 
-int s3_xml_parse_uploads(const char *data, size_t len, bool url_encoded,
-			 struct os_upload_list *out, char **next_key, char **next_id,
-			 struct s3_xml_error *err)
+int s3_xml_parse_uploads(const char *data, size_t len, struct os_upload_list *out,
+			 char **next_key, char **next_id, struct s3_xml_error *err)
 {
 	xmlDoc *doc;
 	xmlNode *root;
@@ -487,7 +495,7 @@ int s3_xml_parse_uploads(const char *data, size_t len, bool url_encoded,
 	rc = xml_open(data, len, "ListMultipartUploadsResult", &doc, &root, err);
 	if (rc)
 		return rc;
-	rc = parse_uploads_doc(root, url_encoded, out, next_key, next_id, err);
+	rc = parse_uploads_doc(root, url_encoded(root), out, next_key, next_id, err);
 	xmlFreeDoc(doc);
 	if (rc) {
 		free(*next_key);

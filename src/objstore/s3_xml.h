@@ -37,10 +37,12 @@ void s3_xml_init(void);
 /* An <Error> body (Code, Message). EIO if it is not one. */
 int s3_xml_parse_error(const char *data, size_t len, struct s3_xml_error *err);
 
-/* ListObjectsV2 result. When url_encoded (the request asked for
- * encoding-type=url) keys and prefixes are percent-decoded. */
-int s3_xml_parse_list(const char *data, size_t len, bool url_encoded,
-		      struct os_list_page *out, struct s3_xml_error *err);
+/* ListObjectsV2 result. When the document says <EncodingType>url (the
+ * request asked for encoding-type=url and the server honoured it) keys and
+ * prefixes are percent-decoded; a server that ignored the request sends raw
+ * keys, which are then left alone. */
+int s3_xml_parse_list(const char *data, size_t len, struct os_list_page *out,
+		      struct s3_xml_error *err);
 
 /* InitiateMultipartUploadResult: the UploadId (caller frees). */
 int s3_xml_parse_upload_id(const char *data, size_t len, char **upload_id,
@@ -57,11 +59,10 @@ int s3_xml_parse_etag(const char *data, size_t len, char etag[OS_ETAG_MAX],
 int s3_xml_parse_delete(const char *data, size_t len, size_t *n_errors,
 			struct s3_xml_error *first, struct s3_xml_error *err);
 
-/* ListMultipartUploadsResult: appends to out; *next_key and *next_id get the
+/* ListMultipartUploadsResult (EncodingType as for lists): appends to out; *next_key and *next_id get the
  * markers of the next page (caller frees) or NULL when it was the last. */
-int s3_xml_parse_uploads(const char *data, size_t len, bool url_encoded,
-			 struct os_upload_list *out, char **next_key, char **next_id,
-			 struct s3_xml_error *err);
+int s3_xml_parse_uploads(const char *data, size_t len, struct os_upload_list *out,
+			 char **next_key, char **next_id, struct s3_xml_error *err);
 
 /* Request bodies, XML-escaped. 0, ENOMEM, or EILSEQ when a key (or ETag)
  * holds a control character that XML 1.0 cannot carry (tab, newline and

@@ -54,7 +54,7 @@ static void test_list(void)
 	int64_t t;
 
 	load("list_v2_page1.xml", &b);
-	CHECK_INT(s3_xml_parse_list(b.data, b.len, true, &p, &err), 0);
+	CHECK_INT(s3_xml_parse_list(b.data, b.len, &p, &err), 0);
 	CHECK_INT(p.n_entries, 3);
 	CHECK_INT(p.n_prefixes, 2);
 	if (p.n_entries == 3 && p.n_prefixes == 2) {
@@ -75,22 +75,22 @@ static void test_list(void)
 	CHECK_STR(p.next_token, "1w41l63U0xa8q7smH50vCxyTQqdxo69O3EmK28Bi5PcROI4wI/EyIJg==");
 	os_list_page_release(&p);
 
-	/* last page, no namespace, not URL-encoded: entities decoded only */
+	/* last page, no namespace, no EncodingType: '+' and '%' are literal */
 	load("list_v2_last.xml", &b);
-	CHECK_INT(s3_xml_parse_list(b.data, b.len, false, &p, &err), 0);
+	CHECK_INT(s3_xml_parse_list(b.data, b.len, &p, &err), 0);
 	CHECK_INT(p.n_entries, 1);
 	if (p.n_entries == 1)
-		CHECK_STR(p.entries[0].key, "plain & simple");
+		CHECK_STR(p.entries[0].key, "plain & simple+100%");
 	CHECK(p.next_token == NULL);
 	os_list_page_release(&p);
 
 	load("list_v2_no_token.xml", &b);
-	CHECK_INT(s3_xml_parse_list(b.data, b.len, false, &p, &err), EIO);
+	CHECK_INT(s3_xml_parse_list(b.data, b.len, &p, &err), EIO);
 	CHECK(strstr(err.message, "NextContinuationToken") != NULL);
 
 	/* an error document where a list was expected */
 	load("error_rgw_nosuchbucket.xml", &b);
-	CHECK_INT(s3_xml_parse_list(b.data, b.len, true, &p, &err), EREMOTEIO);
+	CHECK_INT(s3_xml_parse_list(b.data, b.len, &p, &err), EREMOTEIO);
 	CHECK_STR(err.code, "NoSuchBucket");
 	buf_release(&b);
 }
@@ -103,7 +103,7 @@ static void test_malformed(void)
 	char etag[OS_ETAG_MAX];
 
 	load("malformed_truncated.xml", &b);
-	CHECK_INT(s3_xml_parse_list(b.data, b.len, false, &p, &err), EIO);
+	CHECK_INT(s3_xml_parse_list(b.data, b.len, &p, &err), EIO);
 	CHECK(strncmp(err.message, "malformed XML response: ", 24) == 0);
 	CHECK(strlen(err.message) > 24);
 	CHECK_STR(err.code, "");
@@ -114,14 +114,15 @@ static void test_malformed(void)
 	CHECK(strstr(err.message, "unexpected XML response") != NULL);
 	CHECK_INT(s3_xml_parse_error(b.data, b.len, &err), EIO);
 
-	CHECK_INT(s3_xml_parse_list("", 0, false, &p, &err), EIO);
-	CHECK_INT(s3_xml_parse_list("garbage", 7, false, &p, &err), EIO);
+	CHECK_INT(s3_xml_parse_list("", 0, &p, &err), EIO);
+	CHECK_INT(s3_xml_parse_list("garbage", 7, &p, &err), EIO);
 	/* a bad escape in a URL-encoded key */
 	{
-		static const char bad[] = "<ListBucketResult><Contents><Key>a%zz</Key>"
-					  "</Contents></ListBucketResult>";
+		static const char bad[] = "<ListBucketResult><EncodingType>url</EncodingType>"
+					  "<Contents><Key>a%zz</Key></Contents>"
+					  "</ListBucketResult>";
 
-		CHECK_INT(s3_xml_parse_list(bad, strlen(bad), true, &p, &err), EIO);
+		CHECK_INT(s3_xml_parse_list(bad, strlen(bad), &p, &err), EIO);
 	}
 	buf_release(&b);
 }
@@ -189,7 +190,7 @@ static void test_delete_and_uploads(void)
 	CHECK_INT(n, 0);
 
 	load("list_uploads.xml", &b);
-	CHECK_INT(s3_xml_parse_uploads(b.data, b.len, true, &ul, &nk, &ni, &err), 0);
+	CHECK_INT(s3_xml_parse_uploads(b.data, b.len, &ul, &nk, &ni, &err), 0);
 	CHECK_INT(ul.n, 2);
 	if (ul.n == 2) {
 		CHECK_STR(ul.uploads[0].key, "my-divisor");
@@ -202,7 +203,7 @@ static void test_delete_and_uploads(void)
 	free(nk);
 	free(ni);
 	/* a second page appends */
-	CHECK_INT(s3_xml_parse_uploads(b.data, b.len, true, &ul, &nk, &ni, &err), 0);
+	CHECK_INT(s3_xml_parse_uploads(b.data, b.len, &ul, &nk, &ni, &err), 0);
 	CHECK_INT(ul.n, 4);
 	free(nk);
 	free(ni);
