@@ -70,4 +70,13 @@ int retry_store_create(struct objstore *inner, const struct os_config *cfg,
 int fault_store_create(struct objstore *inner, const char *spec, struct objstore **out,
 		       char *err, size_t errlen);
 
+/* --- helpers shared by backends and wrappers (objstore.c) --- */
+
+/* Writes n bytes as 2n lower-case hex digits and a NUL into out. */
+void os_hex(const unsigned char *bin, size_t n, char *out);
+/* The ETag S3 gives a completed multipart upload of parts whose ETags are
+ * plain MD5s: hex(MD5(concatenated binary part MD5s)) "-" n. 0 or EINVAL
+ * (a part ETag is not an MD5) / ENOMEM. */
+int os_etag_multipart(const struct os_part *parts, size_t n, char out[OS_ETAG_MAX]);
+
 #endif
