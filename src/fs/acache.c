@@ -1,0 +1,302 @@
+/*
+ * acache.c - TTL attribute cache (acache.h): a chained hash table of paths
+ * under one mutex, resized by doubling. Expiry uses CLOCK_MONOTONIC. Entries
+ * are not removed when they expire, only replaced, swept when the table is
+ * full, or forgotten; an expired entry still serves acache_put_listed() as
+ * the memory of metadata already fetched.
+ */
+#include "config.h"
+#include "fs/acache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/names.h"
+
+struct ac_entry {
+	struct ac_entry *next;
+	char *path;		/* owned */
+	uint64_t hash;
+	int64_t expires;	/* monotonic ns */
+	int64_t stamp;		/* monotonic ns of the last put */
+	bool negative;
+	struct fs_attr attr;
+};
+
+struct acache {
+	pthread_mutex_t lock;
+	struct ac_entry **buckets;	/* protected by lock */
+	size_t nb;			/* protected by lock; power of two */
+	size_t n;			/* protected by lock */
+	int64_t ttl_ns, neg_ttl_ns;	/* immutable */
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int acache_create(double ttl, double neg_ttl, struct acache **out)
+{
+	struct acache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return ENOMEM;
+	c->nb = 1024;
+	c->buckets = calloc(c->nb, sizeof(*c->buckets));
+	if (c->buckets == NULL) {
+		free(c);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->ttl_ns = (int64_t)(ttl * 1e9);
+	c->neg_ttl_ns = (int64_t)(neg_ttl * 1e9);
+	*out = c;
+	return 0;
+}
+
+static void entry_free(struct ac_entry *e)
+{
+	free(e->path);
+	free(e);
+}
+
+void acache_destroy(struct acache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nb; i++) {
+		struct ac_entry *e = c->buckets[i], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->next;
+			entry_free(e);
+		}
+	}
+	free(c->buckets);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Called with c->lock held. */
+static struct ac_entry **find_slot(struct acache *c, const char *path, uint64_t h)
+{
+	struct ac_entry **pp = &c->buckets[h & (c->nb - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->hash == h && strcmp((*pp)->path, path) == 0)
+			break;
+	}
+	return pp;
+}
+
+int acache_get(struct acache *c, const char *path, struct fs_attr *out)
+{
+	uint64_t h = path_hash(path);
+	struct ac_entry *e;
+	int rc = EAGAIN;
+
+	pthread_mutex_lock(&c->lock);
+	e = *find_slot(c, path, h);
+	if (e != NULL && e->expires > mono_ns()) {
+		rc = e->negative ? ENOENT : 0;
+		if (!e->negative)
+			*out = e->attr;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Called with c->lock held: doubles the table. Failure only costs speed. */
+static void grow(struct acache *c)
+{
+	size_t nb = c->nb * 2;
+	struct ac_entry **b = calloc(nb, sizeof(*b));
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < c->nb; i++) {
+		struct ac_entry *e = c->buckets[i], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nb = nb;
+}
+
+/* Called with c->lock held: drops entries expired or older than cutoff. */
+static void sweep(struct acache *c, int64_t now, int64_t cutoff)
+{
+	for (size_t i = 0; i < c->nb; i++) {
+		struct ac_entry **pp = &c->buckets[i];
+
+		while (*pp != NULL) {
+			struct ac_entry *e = *pp;
+
+			if (e->expires <= now || e->stamp < cutoff) {
+				*pp = e->next;
+				entry_free(e);
+				c->n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+}
+
+/* Called with c->lock held: makes room for one more entry. */
+static void make_room(struct acache *c, int64_t now)
+{
+	if (c->n >= ACACHE_MAX) {
+		sweep(c, now, INT64_MIN);
+		if (c->n >= ACACHE_MAX / 2)
+			sweep(c, now, now - (c->ttl_ns > c->neg_ttl_ns ?
+					     c->ttl_ns : c->neg_ttl_ns) / 2);
+	}
+	if (c->n > c->nb * 2)
+		grow(c);
+}
+
+/* Called with c->lock held: the entry for path, created if needed. */
+static struct ac_entry *entry_for(struct acache *c, const char *path, int64_t now)
+{
+	uint64_t h = path_hash(path);
+	struct ac_entry **pp = find_slot(c, path, h);
+	struct ac_entry *e = *pp;
+
+	if (e != NULL)
+		return e;
+	make_room(c, now);
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->path = strdup(path);
+	if (e->path == NULL) {
+		free(e);
+		return NULL;
+	}
+	e->hash = h;
+	e->next = c->buckets[h & (c->nb - 1)];
+	c->buckets[h & (c->nb - 1)] = e;
+	c->n++;
+	return e;
+}
+
+static bool same_version(const struct fs_attr *old, const struct fs_attr *a)
+{
+	if ((old->mode & S_IFMT) == S_IFDIR || (a->mode & S_IFMT) == S_IFDIR)
+		return (old->mode & S_IFMT) == (a->mode & S_IFMT);
+	return strcmp(old->etag, a->etag) == 0 && old->size == a->size &&
+	       (old->lm_ns == 0 || old->lm_ns == a->lm_ns);
+}
+
+static void put(struct acache *c, const char *path, const struct fs_attr *a, bool listed)
+{
+	int64_t now = mono_ns();
+	struct ac_entry *e;
+
+	if (c->ttl_ns <= 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = entry_for(c, path, now);
+	if (e != NULL) {
+		if (listed && !e->negative && e->attr.meta_known &&
+		    same_version(&e->attr, a))
+			e->attr.lm_ns = a->lm_ns;	/* learn it if unknown */
+		else
+			e->attr = *a;
+		e->negative = false;
+		e->expires = now + c->ttl_ns;
+		e->stamp = now;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_put(struct acache *c, const char *path, const struct fs_attr *a)
+{
+	put(c, path, a, false);
+}
+
+void acache_put_listed(struct acache *c, const char *path, const struct fs_attr *a)
+{
+	put(c, path, a, true);
+}
+
+void acache_put_negative(struct acache *c, const char *path)
+{
+	int64_t now = mono_ns();
+	struct ac_entry *e;
+
+	if (c->neg_ttl_ns <= 0) {
+		acache_forget(c, path);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = entry_for(c, path, now);
+	if (e != NULL) {
+		e->negative = true;
+		e->expires = now + c->neg_ttl_ns;
+		e->stamp = now;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_forget(struct acache *c, const char *path)
+{
+	uint64_t h = path_hash(path);
+	struct ac_entry **pp, *e;
+
+	pthread_mutex_lock(&c->lock);
+	pp = find_slot(c, path, h);
+	e = *pp;
+	if (e != NULL) {
+		*pp = e->next;
+		entry_free(e);
+		c->n--;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_forget_below(struct acache *c, const char *path)
+{
+	acache_forget(c, path);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nb; i++) {
+		struct ac_entry **pp = &c->buckets[i];
+
+		while (*pp != NULL) {
+			struct ac_entry *e = *pp;
+
+			if (fs_path_below(e->path, path)) {
+				*pp = e->next;
+				entry_free(e);
+				c->n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}

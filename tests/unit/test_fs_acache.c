@@ -1,0 +1,81 @@
+/*
+ * test_fs_acache.c - the attribute cache: TTL, negative entries, listing
+ * merges that keep known metadata, forgetting a subtree (src/fs/acache.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fs/acache.h"
+
+static struct fs_attr file_attr(const char *etag, int64_t lm, mode_t mode, bool known)
+{
+	struct fs_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.mode = S_IFREG | mode;
+	a.size = 10;
+	a.lm_ns = lm;
+	strcpy(a.etag, etag);
+	a.meta_known = known;
+	return a;
+}
+
+int main(void)
+{
+	struct acache *c = NULL;
+	struct fs_attr a, got;
+
+	CHECK_INT(acache_create(0.2, 0.1, &c), 0);
+	CHECK_INT(acache_get(c, "/x", &got), EAGAIN);
+	acache_put_negative(c, "/x");
+	CHECK_INT(acache_get(c, "/x", &got), ENOENT);
+	usleep(150000);
+	CHECK_INT(acache_get(c, "/x", &got), EAGAIN);	/* negative expired */
+
+	a = file_attr("e1", 5, 0600, true);	/* from a HEAD */
+	acache_put(c, "/f", &a);
+	a = file_attr("e1", 5, 0644, false);	/* same version, listed */
+	acache_put_listed(c, "/f", &a);
+	CHECK_INT(acache_get(c, "/f", &got), 0);
+	CHECK_INT(got.mode, S_IFREG | 0600);	/* known metadata kept */
+	a = file_attr("e2", 6, 0644, false);	/* changed by someone else */
+	acache_put_listed(c, "/f", &a);
+	CHECK_INT(acache_get(c, "/f", &got), 0);
+	CHECK_INT(got.mode, S_IFREG | 0644);
+	CHECK(strcmp(got.etag, "e2") == 0);
+
+	a = file_attr("e3", 0, 0600, true);	/* our own upload: LM unknown */
+	acache_put(c, "/g", &a);
+	a = file_attr("e3", 77, 0644, false);
+	acache_put_listed(c, "/g", &a);
+	CHECK_INT(acache_get(c, "/g", &got), 0);
+	CHECK_INT(got.mode, S_IFREG | 0600);
+	CHECK_INT(got.lm_ns, 77);		/* learnt from the listing */
+
+	usleep(250000);
+	CHECK_INT(acache_get(c, "/f", &got), EAGAIN);	/* expired */
+
+	acache_put(c, "/d", &a);
+	acache_put(c, "/d/e", &a);
+	acache_put(c, "/d/e/f", &a);
+	acache_put(c, "/de", &a);
+	acache_forget_below(c, "/d");
+	CHECK_INT(acache_get(c, "/d", &got), EAGAIN);
+	CHECK_INT(acache_get(c, "/d/e/f", &got), EAGAIN);
+	CHECK_INT(acache_get(c, "/de", &got), 0);
+	for (int i = 0; i < 5000; i++) {	/* growth */
+		char p[32];
+
+		snprintf(p, sizeof(p), "/n%d", i);
+		acache_put(c, p, &a);
+	}
+	CHECK_INT(acache_get(c, "/n4999", &got), 0);
+	acache_destroy(c);
+	return check_exit();
+}
