@@ -51,19 +51,27 @@ int fs_create(const struct fs_options *opts, struct objstore *store, const char 
 	return 0;
 }
 
+/* Staging files (dirty data) live beside the cache, never inside it (the
+ * cache directory holds nothing but the cache): staging_dir=, else
+ * CACHE_DIR-staging. */
 static int make_staging_dir(struct fs *fs, const char *base, char *err, size_t errlen)
 {
-	size_t len = strlen(base) + 32;
+	size_t len = strlen(base) + 16;
 
-	fs->staging_dir = malloc(len);
+	if (fs->opts->staging_dir != NULL) {
+		fs->staging_dir = strdup(fs->opts->staging_dir);
+	} else {
+		fs->staging_dir = malloc(len);
+		if (fs->staging_dir != NULL)
+			snprintf(fs->staging_dir, len, "%s-staging", base);
+	}
 	if (fs->staging_dir == NULL)
 		return ENOMEM;
-	snprintf(fs->staging_dir, len, "%s/staging", base);
 	if (mkdir(fs->staging_dir, 0700) != 0 && errno != EEXIST) {
 		int rc = errno;
 
-		snprintf(err, errlen, "cannot create staging directory %s: %s",
-			 fs->staging_dir, strerror(rc));
+		snprintf(err, errlen, "cannot create staging directory %s: %s (see "
+			 "staging_dir=)", fs->staging_dir, strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -73,7 +81,7 @@ static int open_cache(struct fs *fs, char *err, size_t errlen)
 {
 	char *dir = NULL;
 	const char *base;
-	int rc;
+	int rc = 0;
 
 	if (fs->opts->cache_dir != NULL) {
 		base = fs->opts->cache_dir;
@@ -83,13 +91,8 @@ static int open_cache(struct fs *fs, char *err, size_t errlen)
 			return ENOMEM;
 		base = dir;
 	}
-	rc = 0;
 	if (!fs->opts->no_cache)
 		rc = bc_open(base, fs->opts->cache_size, &fs->bc, err, errlen);
-	if (rc == 0 && fs->opts->no_cache && mkdir(base, 0700) != 0 && errno != EEXIST) {
-		rc = errno;
-		snprintf(err, errlen, "cannot create %s: %s", base, strerror(rc));
-	}
 	if (rc == 0)
 		rc = make_staging_dir(fs, base, err, errlen);
 	free(dir);

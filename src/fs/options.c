@@ -62,6 +62,7 @@ static const struct fuse_opt fs_spec[] = {
 	{ "part_size=%s", RAW(fs_fs_raw, part_size), 0 },
 	{ "upload_mem=%s", RAW(fs_fs_raw, upload_mem), 0 },
 	{ "loglevel=%s", RAW(fs_fs_raw, loglevel), 0 },
+	{ "staging_dir=%s", RAW(fs_fs_raw, staging_dir), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
 };
@@ -401,6 +402,7 @@ static int fs_validate(struct fs_options *o, char *err, size_t errlen)
 	int rc;
 
 	o->ro = r->ro != 0;
+	o->staging_dir = r->staging_dir;
 	rc = fs_validate_ids(o, err, errlen);
 	if (rc == 0)
 		rc = fs_validate_modes(o, err, errlen);
@@ -476,7 +478,7 @@ void fs_options_release(struct fs_options *o)
 		s->endpoint, s->region, s->profile, s->ca_file, s->passwd_file, s->max_conns,
 		c->cache_dir, c->cache_size, c->block_size,
 		f->uid, f->gid, f->umask, f->file_mode, f->dir_mode, f->stat_ttl,
-		f->neg_ttl, f->part_size, f->upload_mem, f->loglevel,
+		f->neg_ttl, f->part_size, f->upload_mem, f->loglevel, f->staging_dir,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -500,7 +502,7 @@ void fs_options_usage(const char *prog)
 	       "  -o uid=N, gid=N, umask=M, file_mode=M, dir_mode=M\n"
 	       "  -o stat_ttl=S (5), neg_ttl=S (2)\n"
 	       "  -o cache_dir=D, cache_size=SIZE, no_cache, block_size=SIZE\n"
-	       "  -o part_size=SIZE (16M), upload_mem=SIZE (256M)\n"
+	       "  -o part_size=SIZE (16M), upload_mem=SIZE (256M), staging_dir=D\n"
 	       "  -o loglevel=error|warning|notice|info|debug\n"
 	       "  -o allow_other, allow_root, default_permissions, fsname=N, ...\n"
 	       "\n"

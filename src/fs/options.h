@@ -39,7 +39,7 @@ struct fs_cache_raw {
 };
 struct fs_fs_raw {
 	char *uid, *gid, *umask, *file_mode, *dir_mode, *stat_ttl, *neg_ttl;
-	char *part_size, *upload_mem, *loglevel;
+	char *part_size, *upload_mem, *loglevel, *staging_dir;
 	int ro;
 };
 
@@ -72,6 +72,7 @@ struct fs_options {
 	mode_t dir_mode;	/* default permission bits of directories */
 	double stat_ttl;	/* seconds attributes are trusted */
 	double neg_ttl;		/* seconds "does not exist" is trusted */
+	const char *staging_dir;	/* NULL = CACHE_DIR-staging; borrowed */
 	size_t part_size;
 	int upload_parallel;
 	uint64_t upload_mem;
