@@ -29,23 +29,37 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "ok 0" >"$WORK/mode"
 cat >"$WORK/server.py" <<'EOF'
 import json, sys, time, threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-mode, portfile, statsfile, ecs_token = sys.argv[1:5]
+import os
+modefile, portfile, statsfile, ecs_token = sys.argv[1:5]
 lock = threading.Lock()
-stats = {"token_put": 0, "role_list": 0, "creds": 0, "ecs": 0, "bad": 0}
+scenario = None
+mode = "ok"
+stats = {}
 tokens = set()
 ROLE = "/latest/meta-data/iam/security-credentials/"
+
+def start_request():
+    """A new line "MODE N" in modefile starts a new scenario: fresh counts."""
+    global scenario, mode, stats, tokens
+    with open(modefile) as f:
+        line = f.read().strip()
+    with lock:
+        if line != scenario:
+            scenario, mode = line, line.split()[0]
+            stats = {"token_put": 0, "role_list": 0, "creds": 0, "ecs": 0, "bad": 0}
+            tokens = set()
 
 def count(name):
     with lock:
         stats[name] += 1
         with open(statsfile + ".tmp", "w") as f:
-            json.dump(stats, f)
-        import os
+            f.write("".join("%s %d\n" % kv for kv in stats.items()))
         os.replace(statsfile + ".tmp", statsfile)
         return stats[name]
 
@@ -72,6 +86,7 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_PUT(self):
+        start_request()
         if self.path != "/latest/api/token":
             return self.reply(404)
         if not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
@@ -84,6 +99,7 @@ class H(BaseHTTPRequestHandler):
         self.reply(200, tok)
 
     def do_GET(self):
+        start_request()
         if self.path == "/ecs/creds":
             if self.headers.get("Authorization") != ecs_token:
                 count("bad")
@@ -110,34 +126,32 @@ class H(BaseHTTPRequestHandler):
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 with open(portfile + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
 os.replace(portfile + ".tmp", portfile)
 srv.serve_forever()
 EOF
 
-# start_server MODE: (re)starts the server, sets PORT and IMDS (the probe's
-# environment for it).
-start_server() {
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-	fi
-	rm -f "$WORK/port" "$WORK/stats"
-	python3 "$WORK/server.py" "$1" "$WORK/port" "$WORK/stats" "ecs-secret-token" &
-	SERVER_PID=$!
-	for _ in $(seq 100); do
-		[ -s "$WORK/port" ] && break
-		sleep 0.1
-	done
-	[ -s "$WORK/port" ] || { echo "FAIL: test server did not start"; exit 1; }
-	PORT=$(cat "$WORK/port")
-	IMDS=(AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$PORT")
+python3 "$WORK/server.py" "$WORK/mode" "$WORK/port" "$WORK/stats" "ecs-secret-token" &
+SERVER_PID=$!
+for _ in $(seq 300); do
+	[ -s "$WORK/port" ] && break
+	sleep 0.1
+done
+[ -s "$WORK/port" ] || { echo "FAIL: test server did not start"; exit 1; }
+PORT=$(cat "$WORK/port")
+IMDS=(AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$PORT")
+scenario=0
+
+# new_scenario MODE: the server starts over (counts, tokens) in MODE: ok, fail
+# (credential requests after the first answer 500) or norole (no IAM role).
+new_scenario() {
+	scenario=$((scenario + 1))
+	echo "$1 $scenario" >"$WORK/mode"
+	echo "token_put 0" >"$WORK/stats"
 }
 
-# stat NAME: a request count from the server.
+# stat NAME: a request count of the current scenario.
 stat() {
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' \
-		"$WORK/stats" "$1" 2>/dev/null || echo 0
+	awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }' "$WORK/stats"
 }
 
 # probe N VAR=VALUE...: runs the probe with only the given AWS environment.
@@ -182,14 +196,14 @@ no_secret_in_stderr() {
 }
 
 # ---------------------------------------------------------------- IMDSv2
-start_server ok
+new_scenario ok
 probe 0 "${IMDS[@]}"
 check "imds: create succeeds" [ $? -eq 0 ]
 check "imds: source is instance metadata" grep -q '^created source=instance metadata$' "$WORK/out"
 check "imds: creation fetched once" [ "$(stat creds)" -eq 1 ]
 check "imds: token PUT with TTL, token on GETs" [ "$(stat bad)" -eq 0 ]
 
-start_server ok
+new_scenario ok
 probe 3 "${IMDS[@]}"
 check "imds: probe with 3 gets succeeds" [ $? -eq 0 ]
 check "imds: get1 refetched credentials expiring in 4 min" line_has get1 'key=AKID0002 secret=ok token=token-2 '
@@ -202,7 +216,7 @@ check "imds: one token per fetch" [ "$(stat token_put)" -eq 3 ]
 check "imds: no protocol errors" [ "$(stat bad)" -eq 0 ]
 check "imds: refresh logged without secrets" no_secret_in_stderr
 
-start_server fail
+new_scenario fail
 probe 2 "${IMDS[@]}"
 check "imds: failed refresh still succeeds" [ $? -eq 0 ]
 check "imds: failed refresh keeps valid credentials" line_has get1 'key=AKID0001 secret=ok'
@@ -211,13 +225,13 @@ check "imds: 2 credential requests (create + one refresh)" [ "$(stat creds)" -eq
 check "imds: refresh failure is logged" grep -q 'cannot refresh AWS credentials from instance metadata' "$WORK/err"
 check "imds: failure logged without secrets" no_secret_in_stderr
 
-start_server norole
+new_scenario norole
 probe 1 "${IMDS[@]}"
 check "imds without a role: probe fails" [ $? -eq 2 ]
 check "imds without a role: no credentials message" grep -q 'no AWS credentials found (set AWS_ACCESS_KEY_ID' "$WORK/err"
 check "imds without a role: the role list was asked" [ "$(stat role_list)" -eq 1 ]
 
-start_server ok
+new_scenario ok
 probe 1 "${IMDS[@]}" AWS_EC2_METADATA_DISABLED=true
 check "imds disabled: probe fails" [ $? -eq 2 ]
 check "imds disabled: no credentials message" grep -q 'no AWS credentials found' "$WORK/err"
@@ -225,7 +239,7 @@ check "imds disabled: server never contacted" [ "$(stat token_put)" -eq 0 ]
 
 # ---------------------------------------------------------------- ECS
 echo "ecs-secret-token" >"$WORK/token"
-start_server ok
+new_scenario ok
 probe 3 "${IMDS[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$PORT/ecs/creds" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$WORK/token"
 check "ecs: probe succeeds" [ $? -eq 0 ]
@@ -238,7 +252,7 @@ check "ecs: 3 fetches, token file beat the variable" [ "$(stat ecs)" -eq 3 ]
 check "ecs: IMDS not used" [ "$(stat token_put)" -eq 0 ]
 check "ecs: no protocol errors" [ "$(stat bad)" -eq 0 ]
 
-start_server ok
+new_scenario ok
 probe 1 AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$PORT/ecs/creds" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong
 check "ecs wrong token: probe fails" [ $? -eq 2 ]
