@@ -515,7 +515,9 @@ static int s3_del_many(struct objstore *os, const char *const *keys, size_t n)
 }
 
 /* For replies whose XML body holds the result ETag (copy, copy part,
- * complete): a 2xx is success only if the body says so. */
+ * complete): a 2xx is success only if the body says so. The ETag comes from
+ * the body, else from the ETag header; it may be "" (radosgw leaves the
+ * ETag of CompleteMultipartUploadResult empty). */
 static int call_for_etag(struct s3_store *s, struct s3_req *rq, char etag_out[OS_ETAG_MAX])
 {
 	struct s3_http_response resp;
@@ -529,7 +531,7 @@ static int call_for_etag(struct s3_store *s, struct s3_req *rq, char etag_out[OS
 		rc = parse_result(rq, rc, &e, resp.status);
 	}
 	if (rc == 0)
-		copy_etag(etag_out, etag);
+		copy_etag(etag_out, etag[0] ? etag : resp.etag);
 	s3_http_response_release(&resp);
 	return rc;
 }
@@ -671,6 +673,9 @@ static int s3_mpu_complete(struct objstore *os, const char *key, const char *upl
 	rq.body = body.data;
 	rq.body_len = body.len;
 	rc = call_for_etag(s3(os), &rq, etag_out);
+	/* what S3 computes, when the server did not say */
+	if (rc == 0 && etag_out && !etag_out[0] && os_etag_multipart(parts, n, etag_out))
+		etag_out[0] = '\0';
 	req_release(&rq);
 	buf_release(&body);
 	return rc;

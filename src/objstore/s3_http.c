@@ -525,8 +525,10 @@ static int finish(CURL *c, const char *errbuf, CURLcode cc, struct xfer *x)
 		return s3_error_map(rq->op, rq->key, cc, *errbuf ? errbuf : curl_easy_strerror(cc),
 				    (int)os_errno, r->status, NULL, NULL);
 	}
-	if (r->status == 416 && rq->empty_ok && r->has_total && r->total == 0) {
-		/* bytes=0-N of an empty object: an empty read, not an error */
+	if (r->status == 416 && rq->empty_ok) {
+		/* bytes=0-N is satisfiable for any object of at least one byte,
+		 * so this object is empty: an empty read, not an error (radosgw
+		 * sends no Content-Range with it) */
 		r->status = 206;
 		buf_reset(&r->body);
 		return 0;

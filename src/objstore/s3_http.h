@@ -59,8 +59,8 @@ struct s3_http_request {
 	void *sink_arg;
 	bool ranged;		/* a Range header starting at range_off was sent */
 	uint64_t range_off;
-	bool empty_ok;		/* a 416 on an empty object counts as an empty
-				 * 206 (a range from 0 of a 0-byte object) */
+	bool empty_ok;		/* the range starts at 0: a 416 then means the
+				 * object is empty, an empty 206 */
 	bool want_meta;		/* collect x-amz-meta-* into resp->meta */
 };
 

@@ -394,14 +394,15 @@ int s3_xml_parse_etag(const char *data, size_t len, char etag[OS_ETAG_MAX],
 		return rc;
 	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
 		if (is_named(root, roots[i]))
-			child_etag(root, etag);
+			break;
 	}
+	if (i < sizeof(roots) / sizeof(roots[0]))
+		child_etag(root, etag);
+	else
+		set_message(err, "unexpected XML response: root element <%s>",
+			    (const char *)root->name);
 	xmlFreeDoc(doc);
-	if (!etag[0]) {
-		set_message(err, "unexpected XML response: %s", "no result ETag");
-		return EIO;
-	}
-	return 0;
+	return i < sizeof(roots) / sizeof(roots[0]) ? 0 : EIO;
 }
 
 int s3_xml_parse_delete(const char *data, size_t len, size_t *n_errors,

@@ -49,7 +49,9 @@ int s3_xml_parse_upload_id(const char *data, size_t len, char **upload_id,
 			   struct s3_xml_error *err);
 
 /* The ETag (unquoted) of CompleteMultipartUploadResult, CopyObjectResult or
- * CopyPartResult, whichever root element the body has. */
+ * CopyPartResult, whichever root element the body has; "" when the element
+ * is empty or missing (radosgw sends <ETag></ETag> on completion). Any other
+ * root is EIO. */
 int s3_xml_parse_etag(const char *data, size_t len, char etag[OS_ETAG_MAX],
 		      struct s3_xml_error *err);
 
