@@ -557,29 +557,15 @@ static int touches_apply(struct bcache *c, MDB_txn *txn, struct counters *m)
 	return rc;
 }
 
-/* Merges counters and applies touches in one write txn. Best effort. */
+/* One write txn: queued touches, merged counters and the batch of puts
+ * (NULL: none). Returns an MDB code. */
+static int commit_batch(struct bcache *c, struct put_req *batch);
+
+/* Merges counters and applies touches. Best effort. */
 static void flush(struct bcache *c)
 {
-	struct counters m;
-	struct delta d;
-	MDB_txn *txn;
-	int rc;
-
-	if (check_dead(c) || txn_begin(c, 0, &txn))
-		return;
-	rc = counters_get(c, txn, &m);
-	if (!rc)
-		rc = touches_apply(c, txn, &m);
-	d = delta_take(c, &m);
-	if (!rc)
-		rc = counters_put(c, txn, &m);
-	if (rc) {
-		txn_abort(c, txn);
-		delta_restore(c, &d);
-		return;
-	}
-	if (txn_commit(c, txn))
-		delta_restore(c, &d);
+	if (!check_dead(c))
+		commit_batch(c, NULL);
 }
 
 /* Flushes from the get path when touches piled up or FLUSH_NS passed. */
@@ -941,7 +927,6 @@ static int put_one(struct bcache *c, MDB_txn *txn, const struct put_req *r,
 	return 0;
 }
 
-/* One write txn for the whole batch (plus queued touches and counters). */
 static int commit_batch(struct bcache *c, struct put_req *batch)
 {
 	struct counters m;

@@ -1,0 +1,400 @@
+/*
+ * test_reader.c - unit tests of the read-through reader (src/cache/reader.c)
+ * over the local-directory store.
+ *
+ * The reader reads through a counting wrapper (struct cstore, built on
+ * objstore_impl.h like the real wrappers) that counts GETs and can slow them
+ * down so that concurrent readers really overlap. Expected bytes come from
+ * pread() of the source file each object was uploaded from.
+ */
+#include "config.h"
+#include "cache/bcache.h"
+#include "cache/reader.h"
+#include "objstore/objstore_impl.h"
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BS (256u << 10)
+
+static char root[] = "/tmp/test_reader.XXXXXX";
+
+/* --- counting wrapper --- */
+
+struct cstore {
+	struct objstore base;
+	int gets;		/* atomic */
+	int delay_ms;
+};
+
+static int c_get(struct objstore *s, const char *key, uint64_t off, uint64_t len,
+		 const char *etag, os_sink_fn sink, void *arg)
+{
+	struct cstore *cs = (struct cstore *)s;
+
+	__atomic_add_fetch(&cs->gets, 1, __ATOMIC_SEQ_CST);
+	if (cs->delay_ms) {
+		struct timespec ts = { 0, cs->delay_ms * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	return os_get(s->inner, key, off, len, etag, sink, arg);
+}
+
+static void c_destroy(struct objstore *s)
+{
+	os_destroy(s->inner);
+	free(s);
+}
+
+static const struct objstore_ops cstore_ops = {
+	.name = "count", .get = c_get, .destroy = c_destroy,
+};
+
+static int gets(struct cstore *cs)
+{
+	return __atomic_load_n(&cs->gets, __ATOMIC_SEQ_CST);
+}
+
+/* --- fixtures --- */
+
+static struct cstore *cs;
+static struct objstore *inner;
+
+static void store_open(void)
+{
+	char path[256], err[256] = "";
+	struct objstore *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/store", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/store/bucket", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/store", root);
+	if (local_store_create(path, "bucket", &s, err, sizeof(err))) {
+		fprintf(stderr, "local_store_create: %s\n", err);
+		exit(1);
+	}
+	cs = calloc(1, sizeof(*cs));
+	cs->base.ops = &cstore_ops;
+	cs->base.id = s->id;		/* borrowed: same cache namespace */
+	cs->base.inner = s;
+	inner = s;
+}
+
+/* Writes size pseudo-random bytes to a source file, uploads it as key. */
+static char *make_object(const char *key, size_t size, unsigned seed, char etag[OS_ETAG_MAX],
+			 int *src_fd)
+{
+	char *data = malloc(size ? size : 1), path[256];
+	uint64_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		data[i] = (char)x;
+	}
+	snprintf(path, sizeof(path), "%s/src-%s", root, key);
+	*src_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (*src_fd < 0 || write(*src_fd, data, size) != (ssize_t)size)
+		abort();
+	CHECK_INT(os_put(inner, key, data, size, NULL, etag), 0);
+	return data;
+}
+
+static struct rd *make_rd(struct bcache *cache, uint64_t mem_limit)
+{
+	struct rd_opts o = { .block_size = BS, .max_window = 16 * BS, .threads = 4,
+			     .mem_limit = mem_limit };
+	struct rd *r = NULL;
+
+	CHECK_INT(rd_create(&cs->base, cache, &o, &r), 0);
+	return r;
+}
+
+/* Reads [off, off+len) via f and compares with pread of the source. */
+static int read_equal(struct rd_file *f, int src, uint64_t off, size_t len, uint64_t size)
+{
+	char *a = malloc(len + 1), *b = malloc(len + 1);
+	size_t got = 0, want = off >= size ? 0 : (size - off < len ? size - off : len);
+	int rc = rd_read(f, a, off, len, &got);
+	int ok = rc == 0 && got == want && pread(src, b, len, (off_t)off) == (ssize_t)want &&
+		 memcmp(a, b, want) == 0;
+
+	if (!ok)
+		fprintf(stderr, "read [%llu,+%zu): rc %d got %zu want %zu\n",
+			(unsigned long long)off, len, rc, got, want);
+	free(a);
+	free(b);
+	return ok;
+}
+
+/* --- tests --- */
+
+static void test_random(void)
+{
+	char etag[OS_ETAG_MAX];
+	uint64_t size = 10 * BS + 12345;
+	int src, ok = 1;
+	char *data = make_object("random", size, 1, etag, &src);
+	struct rd *r = make_rd(NULL, 8 * BS);
+	struct rd_file *f = NULL;
+	unsigned seed = 42;
+
+	CHECK_INT(rd_open(r, "random", etag, size, &f), 0);
+	for (int i = 0; i < 400; i++) {
+		uint64_t off = (uint64_t)rand_r(&seed) % (size + 100);
+		size_t len = (size_t)rand_r(&seed) % (3 * BS) + 1;
+
+		ok &= read_equal(f, src, off, len, size);
+	}
+	CHECK(ok);
+	CHECK(read_equal(f, src, size - 10, 100, size));	/* short at the end */
+	CHECK(read_equal(f, src, size, 100, size));	/* at the end: 0 bytes */
+	rd_close(f);
+
+	/* one random read in a fresh engine fetches just its block */
+	struct rd *r2 = make_rd(NULL, 8 * BS);
+	int before = gets(cs);
+
+	CHECK_INT(rd_open(r2, "random", etag, size, &f), 0);
+	CHECK(read_equal(f, src, 5 * BS + 100, 1000, size));
+	CHECK_INT(gets(cs) - before, 1);
+	rd_close(f);
+	rd_destroy(r2);
+	rd_destroy(r);
+	close(src);
+	free(data);
+}
+
+static void test_sequential(void)
+{
+	char etag[OS_ETAG_MAX];
+	uint64_t size = 50ULL << 20;
+	int src, ok = 1;
+	char *data = make_object("seq50", size, 2, etag, &src);
+	struct rd *r = make_rd(NULL, 16 * BS);
+	struct rd_file *f = NULL;
+	int before = gets(cs);
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(rd_open(r, "seq50", etag, size, &f), 0);
+	for (uint64_t off = 0; off < size; off += 128 << 10)
+		ok &= read_equal(f, src, off, 128 << 10, size);
+	CHECK(ok);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* whole object, each block fetched once, several blocks per GET */
+	int n = gets(cs) - before;
+
+	CHECK(n > 0 && n <= (int)(size / BS));
+	fprintf(stderr, "sequential 50 MiB: %d GETs, %.0f ms\n", n,
+		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	rd_close(f);
+	rd_destroy(r);
+	close(src);
+	free(data);
+}
+
+struct reader_arg {
+	struct rd *r;
+	const char *etag;
+	uint64_t size;
+	int src;
+	pthread_barrier_t *bar;
+	int ok;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader_arg *a = arg;
+	struct rd_file *f = NULL;
+
+	a->ok = rd_open(a->r, "shared", a->etag, a->size, &f) == 0;
+	pthread_barrier_wait(a->bar);
+	if (a->ok)
+		a->ok = read_equal(f, a->src, 3 * BS + 77, 5000, a->size);
+	rd_close(f);
+	return NULL;
+}
+
+/* Eight threads read one block at once: one GET. */
+static void test_concurrent(void)
+{
+	char etag[OS_ETAG_MAX];
+	uint64_t size = 8 * BS;
+	int src;
+	char *data = make_object("shared", size, 3, etag, &src);
+	struct rd *r = make_rd(NULL, 16 * BS);
+	struct reader_arg a[8];
+	pthread_t t[8];
+	pthread_barrier_t bar;
+	int before = gets(cs);
+
+	pthread_barrier_init(&bar, NULL, 8);
+	cs->delay_ms = 100;
+	for (int i = 0; i < 8; i++) {
+		a[i] = (struct reader_arg){ r, etag, size, src, &bar, 0 };
+		pthread_create(&t[i], NULL, reader_main, &a[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(a[i].ok);
+	}
+	cs->delay_ms = 0;
+	CHECK_INT(gets(cs) - before, 1);
+	pthread_barrier_destroy(&bar);
+	rd_destroy(r);
+	close(src);
+	free(data);
+}
+
+/* The object changes under an open file: ESTALE, not old or mixed bytes. */
+static void test_estale(void)
+{
+	char etag[OS_ETAG_MAX], etag2[OS_ETAG_MAX];
+	uint64_t size = 4 * BS;
+	int src, src2;
+	char *data = make_object("changing", size, 4, etag, &src);
+	struct rd *r = make_rd(NULL, 16 * BS);
+	struct rd_file *f = NULL;
+	char buf[100];
+	size_t got = 1;
+
+	CHECK_INT(rd_open(r, "changing", etag, size, &f), 0);
+	CHECK(read_equal(f, src, 3 * BS, 100, size));
+	free(make_object("changing", size, 5, etag2, &src2));
+	CHECK(strcmp(etag, etag2) != 0);
+	CHECK_INT(rd_read(f, buf, BS, sizeof(buf), &got), ESTALE);
+	CHECK_INT(got, 0);
+	/* a failed block is not kept: the same error again, no hang */
+	CHECK_INT(rd_read(f, buf, BS, sizeof(buf), &got), ESTALE);
+	rd_close(f);
+	CHECK_INT(rd_open(r, "changing", etag2, size, &f), 0);
+	CHECK(read_equal(f, src2, BS, 100, size));
+	rd_close(f);
+	rd_destroy(r);
+	close(src);
+	close(src2);
+	free(data);
+}
+
+/* A second engine over the same cache reads without a single GET; a small
+ * mem_limit still reads correctly. */
+static void test_cache_reuse(void)
+{
+	char etag[OS_ETAG_MAX], dir[256], err[256];
+	uint64_t size = 20 * BS + 999;
+	int src, ok = 1;
+	char *data = make_object("cached", size, 6, etag, &src);
+	struct bcache *c = NULL;
+	struct rd_file *f = NULL;
+	struct bc_stats st;
+
+	snprintf(dir, sizeof(dir), "%s/cache", root);
+	CHECK_INT(bc_open(dir, 64 << 20, &c, err, sizeof(err)), 0);
+	struct rd *r = make_rd(c, 4 * BS);
+	int before = gets(cs);
+
+	CHECK_INT(rd_open(r, "cached", etag, size, &f), 0);
+	for (uint64_t off = 0; off < size; off += 64 << 10)
+		ok &= read_equal(f, src, off, 64 << 10, size);
+	rd_close(f);
+	rd_destroy(r);
+	CHECK(gets(cs) > before);
+	bc_get_stats(c, &st);
+	CHECK_INT(st.blocks, 21);
+	CHECK_INT(st.bytes, size);
+
+	r = make_rd(c, 4 * BS);
+	before = gets(cs);
+	CHECK_INT(rd_open(r, "cached", etag, size, &f), 0);
+	for (uint64_t off = 0; off < size; off += 64 << 10)
+		ok &= read_equal(f, src, off, 64 << 10, size);
+	unsigned seed = 7;
+
+	for (int i = 0; i < 50; i++)
+		ok &= read_equal(f, src, (uint64_t)rand_r(&seed) % size, 70000, size);
+	CHECK(ok);
+	CHECK_INT(gets(cs) - before, 0);
+	rd_close(f);
+	rd_destroy(r);
+	bc_get_stats(c, &st);
+	CHECK(st.hits >= 21);
+	bc_close(c);
+	close(src);
+	free(data);
+}
+
+/* Closing a file while its prefetch is in flight, then destroying. */
+static void test_close_early(void)
+{
+	char etag[OS_ETAG_MAX];
+	uint64_t size = 32 * BS;
+	int src;
+	char *data = make_object("early", size, 8, etag, &src);
+	struct rd *r = make_rd(NULL, 16 * BS);
+	struct rd_file *f = NULL;
+
+	cs->delay_ms = 20;
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(rd_open(r, "early", etag, size, &f), 0);
+		for (int k = 0; k < 4; k++)
+			CHECK(read_equal(f, src, (uint64_t)k * (128 << 10), 128 << 10, size));
+		rd_close(f);
+	}
+	rd_destroy(r);
+	cs->delay_ms = 0;
+	/* an empty object reads as 0 bytes without a GET */
+	char etag0[OS_ETAG_MAX];
+	int src0;
+	char *d0 = make_object("empty", 0, 9, etag0, &src0);
+	char b[10];
+	size_t got = 5;
+	int before = gets(cs);
+
+	r = make_rd(NULL, 16 * BS);
+	CHECK_INT(rd_open(r, "empty", etag0, 0, &f), 0);
+	CHECK_INT(rd_read(f, b, 0, sizeof(b), &got), 0);
+	CHECK_INT(got, 0);
+	CHECK_INT(gets(cs) - before, 0);
+	rd_close(f);
+	rd_destroy(r);
+	close(src0);
+	free(d0);
+	close(src);
+	free(data);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	setenv("LITHFS_LOCAL_FSYNC", "0", 1);
+	store_open();
+	test_random();
+	test_sequential();
+	test_concurrent();
+	test_estale();
+	test_cache_reuse();
+	test_close_early();
+	os_destroy(&cs->base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", root);
+	return check_exit();
+}
