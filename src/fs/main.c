@@ -130,13 +130,14 @@ static int check_mountpoint(struct mount_ctx *m)
 }
 
 /* os_check() on a store that gives up quickly, so an unreachable endpoint
- * is a prompt error rather than a minute of retries. */
+ * is a prompt error rather than a minute of retries. The store's own log
+ * lines are held back (below loglevel=info) so the user reads one line. */
 static int check_store(struct mount_ctx *m)
 {
 	struct os_config cfg = m->opts.store;
 	struct objstore *s;
 	char err[512];
-	int rc;
+	int rc, level = log_get_level();
 
 	cfg.retries = 1;
 	cfg.retry_budget_ms = 3000;
@@ -145,7 +146,10 @@ static int check_store(struct mount_ctx *m)
 		fail_line("%s", err);
 		return 1;
 	}
+	if (level < LOG_INFO)
+		log_set_level(LOG_CRIT);
 	rc = os_check(s);
+	log_set_level(level);
 	if (rc == ENOENT)
 		fail_line("bucket %s not found (%s)", m->src.bucket, os_id(s));
 	else if (rc == EACCES)
@@ -153,8 +157,9 @@ static int check_store(struct mount_ctx *m)
 			  "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile=, passwd_file=) "
 			  "and the bucket policy (%s)", m->src.bucket, os_id(s));
 	else if (rc != 0 && (os_error_is_transient(rc) || rc == EIO))
-		fail_line("cannot reach the endpoint of %s: %s (check endpoint= and "
-			  "the network)", os_id(s), strerror(rc));
+		fail_line("cannot reach %s: connection refused, timed out or server "
+			  "error; check endpoint= and the network (-o loglevel=info "
+			  "shows more)", os_id(s));
 	else if (rc != 0)
 		fail_line("cannot use %s: %s", os_id(s), strerror(rc));
 	os_destroy(s);
