@@ -1205,7 +1205,8 @@ static int dents_read(int dirfd, struct ldent **out, size_t *nout)
 		d[n++].dir = dir;
 	}
 	closedir(dp);
-	qsort(d, n, sizeof(*d), ldent_cmp);
+	if (n > 1)
+		qsort(d, n, sizeof(*d), ldent_cmp);
 	*out = d;
 	*nout = n;
 	return 0;
@@ -1861,7 +1862,8 @@ static int local_mpu_list(struct objstore *s, const char *prefix, struct os_uplo
 		os_upload_list_release(out);
 		return err;
 	}
-	qsort(out->uploads, out->n, sizeof(*out->uploads), upload_ref_cmp);
+	if (out->n > 1)
+		qsort(out->uploads, out->n, sizeof(*out->uploads), upload_ref_cmp);
 	return 0;
 }
 
