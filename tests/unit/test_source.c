@@ -1,13 +1,17 @@
 /*
  * test_source.c - os_source_parse() / os_source_format(): every accepted
- * form, the canonical round trip, and one-line errors for bad input.
+ * form, the canonical round trip, and one-line errors for bad input; and
+ * os_open(): the stack it builds over a local-directory store (no network).
  */
 #include "config.h"
+#include "objstore/objstore_impl.h"
 #include "objstore/source.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -136,6 +140,85 @@ static void test_long_prefix(void)
 	bad(text, "longer than 1024 bytes");
 }
 
+/* The names of the layers of s, outermost first: "retry/fault/local". */
+static void stack_names(struct objstore *s, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (; s; s = s->inner)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? "/" : "",
+			 s->ops->name);
+}
+
+/* Opens text with cfg; returns the errno and the layer names in names. */
+static int open_stack(const char *text, const struct os_config *cfg, char *names,
+		      char *err, struct objstore **out)
+{
+	struct os_source src;
+	int rc;
+
+	*out = NULL;
+	names[0] = err[0] = '\0';
+	rc = os_source_parse(text, &src, err, 256);
+	if (rc)
+		return rc;
+	rc = os_open(&src, cfg, out, err, 256);
+	if (!rc)
+		stack_names(*out, names, 64);
+	os_source_release(&src);
+	return rc;
+}
+
+static void test_open(void)
+{
+	char dir[] = "/tmp/test_source.XXXXXX";
+	char text[128], names[64], err[256], id[160];
+	struct os_config cfg = { 0 };
+	struct os_stat st;
+	struct objstore *s;
+
+	if (!CHECK(mkdtemp(dir) != NULL))
+		return;
+	snprintf(text, sizeof(text), "%s/bkt", dir);
+	CHECK_INT(mkdir(text, 0700), 0);
+	snprintf(text, sizeof(text), "file://%s/bkt", dir);
+	snprintf(id, sizeof(id), "file://%s/bkt", dir);
+	unsetenv("LITHFS_FAULTS");
+
+	if (CHECK_INT(open_stack(text, NULL, names, err, &s), 0)) {
+		CHECK(strcmp(names, "retry/local") == 0);
+		CHECK(strcmp(os_id(s), id) == 0);
+		CHECK_INT(os_put(s, "k", "hello", 5, NULL, NULL), 0);
+		if (CHECK_INT(os_head(s, "k", &st), 0)) {
+			CHECK_INT(st.size, 5);
+			os_stat_release(&st);
+		}
+		os_destroy(s);
+	}
+	cfg.faults = "rate=1,ops=head,kinds=eio";
+	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0)) {
+		CHECK(strcmp(names, "retry/fault/local") == 0);
+		CHECK_INT(os_head(s, "k", &st), EIO);	/* injected, not retried */
+		os_destroy(s);
+	}
+	cfg.faults = NULL;
+	setenv("LITHFS_FAULTS", "rate=1,ops=head,kinds=eio", 1);
+	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0)) {
+		CHECK(strcmp(names, "retry/fault/local") == 0);
+		os_destroy(s);
+	}
+	setenv("LITHFS_FAULTS", "nonsense=1", 1);
+	CHECK(open_stack(text, &cfg, names, err, &s) != 0 && s == NULL);
+	CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+	unsetenv("LITHFS_FAULTS");
+
+	snprintf(text, sizeof(text), "file://%s/missing", dir);
+	CHECK(open_stack(text, &cfg, names, err, &s) != 0 && s == NULL);
+	CHECK(strstr(err, "missing") != NULL);
+
+	snprintf(text, sizeof(text), "rm -rf '%s'", dir);
+	CHECK_INT(system(text), 0);
+}
+
 int main(void)
 {
 	test_s3_forms();
@@ -144,5 +227,6 @@ int main(void)
 	test_bad_prefixes();
 	test_bad_local();
 	test_long_prefix();
+	test_open();
 	return check_exit();
 }
