@@ -52,6 +52,7 @@
 #define META_CONNECT_MS 1000		/* IMDS / ECS: a non-EC2 host falls through fast */
 #define META_TIMEOUT_MS 5000
 #define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
+#define IMDS_IPV6_ENDPOINT "http://[fd00:ec2::254]"
 #define IMDS_TOKEN_TTL "21600"
 #define ECS_HOST "http://169.254.170.2"
 
@@ -541,11 +542,16 @@ static const char *first_of(const char *a, const char *b, const char *c, const c
 static int resolve_endpoint(struct awsconf *out, const struct os_config *cfg,
 			    const struct aws_profile *prof, char *err, size_t errlen)
 {
-	const char *url = first_of(cfg->endpoint, env_get("AWS_ENDPOINT_URL_S3"),
-				   env_get("AWS_ENDPOINT_URL"),
-				   prof->s3_endpoint_url ? prof->s3_endpoint_url
-							 : prof->endpoint_url);
+	const char *ignore = env_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *url = first_of(env_get("AWS_ENDPOINT_URL_S3"), env_get("AWS_ENDPOINT_URL"),
+				   prof->s3_endpoint_url, prof->endpoint_url);
 	char aws[128];
+
+	/* the SDKs' switch to ignore endpoints from the environment and profile */
+	if (ignore && strcasecmp(ignore, "true") == 0)
+		url = NULL;
+	if (cfg->endpoint)
+		url = cfg->endpoint;
 
 	if (!url) {
 		snprintf(aws, sizeof(aws), "https://s3.%s.amazonaws.com%s", out->region,
@@ -1124,15 +1130,20 @@ out_release:
 static bool ecs_url_trusted(const char *url)
 {
 	static const char *const hosts[] = {
-		"http://127.", "http://localhost:", "http://localhost/", "http://[::1]",
-		"http://169.254.170.2:", "http://169.254.170.2/", "http://169.254.170.23",
-		"http://[fd00:ec2::23]",
+		"localhost", "[::1]", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
 	};
+	const char *host = url + 7;
+	size_t n;
 
 	if (strncasecmp(url, "https://", 8) == 0)
 		return true;
+	if (strncasecmp(url, "http://", 7) != 0)
+		return false;
+	n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
+	if (n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n)
+		return true;
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-		if (strncasecmp(url, hosts[i], strlen(hosts[i])) == 0)
+		if (strlen(hosts[i]) == n && strncasecmp(host, hosts[i], n) == 0)
 			return true;
 	return false;
 }
@@ -1330,10 +1341,13 @@ static int imds_configure(struct creds_provider *p)
 {
 	const char *disabled = env_get("AWS_EC2_METADATA_DISABLED");
 	const char *url = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *mode = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	size_t n;
 
 	if (disabled && strcasecmp(disabled, "true") == 0)
 		return ENOENT;
+	if (!url && mode && strcasecmp(mode, "IPv6") == 0)
+		url = IMDS_IPV6_ENDPOINT;
 	if (!url)
 		url = IMDS_DEFAULT_ENDPOINT;
 	n = strlen(url);

@@ -7,12 +7,15 @@
  * in AWS_CONFIG_FILE (~/.aws/config, sections "[default]" / "[profile NAME]",
  * keys region, endpoint_url, and "s3 =" sub-section keys endpoint_url and
  * addressing_style) > defaults (us-east-1, AWS endpoint).
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true ignores the endpoints of the
+ * environment and the profile (not the option).
  *
  * Credentials (creds_provider), first that yields a key wins:
  *   1. no_sign -> anonymous (unsigned requests)
  *   2. passwd_file (s3fs format ACCESS:SECRET or BUCKET:ACCESS:SECRET; refused
  *      unless mode 0600 or stricter)
- *   3. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ *   3. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (skipped
+ *      when cfg->profile is given, like the AWS CLI's --profile)
  *   4. the profile in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials), then in
  *      the config file (aws_access_key_id, aws_secret_access_key,
  *      aws_session_token); a credentials file readable by group/others is
@@ -20,7 +23,10 @@
  *   5. ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI /
  *      _FULL_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN)
  *   6. EC2 IMDSv2 (token PUT then role GET at 169.254.169.254, or
- *      AWS_EC2_METADATA_SERVICE_ENDPOINT; disabled by AWS_EC2_METADATA_DISABLED)
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT, or [fd00:ec2::254] with
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6; disabled by
+ *      AWS_EC2_METADATA_DISABLED=true; 1 s connect timeout, so a host that is
+ *      not on EC2 falls through quickly)
  * Temporary credentials (5, 6) are refreshed 5 minutes before they expire.
  * Secrets are never logged.
  *

@@ -31,11 +31,10 @@ trap cleanup EXIT
 
 echo "ok 0" >"$WORK/mode"
 cat >"$WORK/server.py" <<'EOF'
-import json, sys, time, threading
+import json, os, sys, threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import os
 modefile, portfile, statsfile, ecs_token = sys.argv[1:5]
 lock = threading.Lock()
 scenario = None

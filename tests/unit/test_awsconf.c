@@ -34,7 +34,7 @@ static const char *const aws_vars[] = {
 	"AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-	"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 };
 
 /* A clean AWS environment: fixture config, a private 0600 copy of the
@@ -265,6 +265,11 @@ static void test_endpoint_precedence(void)
 	setenv("AWS_ENDPOINT_URL_S3", "https://s3only:2", 1);
 	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
 		CHECK_STR(c.endpoint, "https://s3only:2");	/* _S3 beats generic */
+		awsconf_release(&c);
+	}
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
+		CHECK_STR(c.endpoint, "https://s3.minio-1.amazonaws.com");
 		awsconf_release(&c);
 	}
 	cfg.endpoint = "http://option:3";
@@ -554,6 +559,15 @@ static void test_nothing_found(void)
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://203.0.113.9/creds", 1);
 	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
 	CHECK(strstr(err, "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https") != NULL);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.evil.example/creds", 1);
+	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
+	CHECK(strstr(err, "must use https") != NULL);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.234/creds", 1);
+	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
+	CHECK(strstr(err, "must use https") != NULL);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1@evil.example/", 1);
+	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
+	CHECK(strstr(err, "must use https") != NULL);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/creds", 1);
 	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
 	CHECK(strstr(err, "127.0.0.1:1") != NULL);
