@@ -23,10 +23,13 @@ printf '#!/bin/sh\necho no service\nexit 77\n' > "$fake/build/tests/unit/test_c_
 printf 'int main(void) { return 1; }\n' > "$fake/build/tests/unit/test_a_pass.c"
 printf '#!/bin/bash\nsleep 300 &\nexit 0\n' > "$fake/src/tests/integ/leaves_process.sh"
 chmod +x "$fake/build/tests/unit/test_"?_* "$fake/src/tests/integ/leaves_process.sh"
+runs=0
 runner() {  # CI-VALUE ARGS...: run the runner on the fake tree; sets OUT and RC
-	OUT=$(CI=$1 LITHFS_BUILD=$fake/build LITHFS_SRC=$fake/src LITHFS_TEST_TIMEOUT=20 \
-		timeout 60 bash "$RUNNER" "${@:2}" 2>&1)
+	runs=$((runs + 1))
+	OUT=$(env -u LITHFS_UNIT_TESTS CI="$1" LITHFS_BUILD="$fake/build" LITHFS_SRC="$fake/src" \
+		LITHFS_TEST_TIMEOUT=20 timeout 60 bash "$RUNNER" "${@:2}" 2>&1)
 	RC=$?
+	printf '%s\n' "\$ CI=$1 tests/run ${*:2}" "$OUT" "(exit $RC)" > "$TMPDIR/runner-$runs.out"
 }
 runner false
 check "runner: closing line without CI" grep -qx '1 passed, 2 failed, 1 skipped' <<<"$OUT"
@@ -43,7 +46,11 @@ check "runner: all passed exits 0" test "$RC" = 0
 check "runner: closing line without skips" grep -qx '1 passed, 0 failed' <<<"$OUT"
 runner false no-such-test
 check "runner: no matching test exits non-zero" test "$RC" != 0
-[ $fail = 0 ] || { echo "$OUT"; exit 1; }
+OUT=$(LITHFS_UNIT_TESTS="tests/unit/test_a_pass tests/unit/test_d_missing" CI=false \
+	LITHFS_BUILD="$fake/build" LITHFS_SRC="$fake/src" timeout 60 bash "$RUNNER" unit/test_a unit/test_d 2>&1)
+check "runner: declared but not built fails" grep -q '^FAIL unit/test_d_missing (not built)' <<<"$OUT"
+check "runner: closing line with a test not built" grep -qx '1 passed, 1 failed' <<<"$OUT"
+[ $fail = 0 ] || { echo "runner outputs: $TMPDIR/runner-*.out"; exit 1; }
 
 # ---------------------------------------------------------------- 2. radosgw
 if [ -z "${S3_ENDPOINT:-}" ]; then echo "no S3_ENDPOINT (tests/start-rgw.sh)"; exit 77; fi
