@@ -1,8 +1,16 @@
 /*
- * awsconf_probe.c - drives the credentials chain from the environment, for
- * tests/integ/awsconf-imds.sh.
+ * awsconf_probe.c - drives the credentials chain and os_open() from the
+ * environment, for tests/integ/awsconf-imds.sh and awsconf-rgw.sh.
  *
  * usage: awsconf_probe N
+ *        awsconf_probe --open SOURCE [KEY=VALUE...]
+ *
+ * --open parses SOURCE, opens it with os_open() and calls os_check(), as
+ * mount.lithfs does; KEY=VALUE set struct os_config fields: passwd_file,
+ * profile, endpoint, region, addressing (path|virtual), no_sign (1). It
+ * prints "open ok ID" and exits 0, or prints the error and exits 2.
+ *
+ * With N:
  * Creates a provider (settings and credentials from the AWS_* environment,
  * as a mount would) and prints "created source=SOURCE", then calls
  * creds_get() N times and prints one line per call:
@@ -20,6 +28,8 @@
 #include <time.h>
 
 #include "objstore/awsconf.h"
+#include "objstore/objstore.h"
+#include "objstore/source.h"
 #include "util/log.h"
 
 static void print_creds(const char *step, const struct s3_creds *c, const char *source)
@@ -39,6 +49,64 @@ static void print_creds(const char *step, const struct s3_creds *c, const char *
 	fflush(stdout);
 }
 
+/* Sets the os_config field named by "KEY=VALUE"; false if unknown. */
+static bool set_option(struct os_config *cfg, const char *opt)
+{
+	const char *v = strchr(opt, '=');
+	size_t n = v ? (size_t)(v - opt) : 0;
+
+	if (!v)
+		return false;
+	v++;
+	if (n == 11 && strncmp(opt, "passwd_file", n) == 0)
+		cfg->passwd_file = v;
+	else if (n == 7 && strncmp(opt, "profile", n) == 0)
+		cfg->profile = v;
+	else if (n == 8 && strncmp(opt, "endpoint", n) == 0)
+		cfg->endpoint = v;
+	else if (n == 6 && strncmp(opt, "region", n) == 0)
+		cfg->region = v;
+	else if (n == 10 && strncmp(opt, "addressing", n) == 0)
+		cfg->addressing = strcmp(v, "virtual") == 0 ? OS_ADDR_VIRTUAL : OS_ADDR_PATH;
+	else if (n == 7 && strncmp(opt, "no_sign", n) == 0)
+		cfg->no_sign = strcmp(v, "1") == 0;
+	else
+		return false;
+	return true;
+}
+
+static int open_and_check(int argc, char **argv)
+{
+	struct os_config cfg = { .retries = 1, .retry_budget_ms = 2000 };
+	struct os_source src;
+	struct objstore *s;
+	char err[512] = "";
+	int rc;
+
+	for (int i = 3; i < argc; i++) {
+		if (!set_option(&cfg, argv[i])) {
+			fprintf(stderr, "awsconf_probe: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	rc = os_source_parse(argv[2], &src, err, sizeof(err));
+	if (!rc) {
+		rc = os_open(&src, &cfg, &s, err, sizeof(err));
+		os_source_release(&src);
+	}
+	if (rc) {
+		fprintf(stderr, "awsconf_probe: %s\n", err);
+		return 2;
+	}
+	rc = os_check(s);
+	if (rc)
+		fprintf(stderr, "awsconf_probe: check %s: %s\n", os_id(s), strerror(rc));
+	else
+		printf("open ok %s\n", os_id(s));
+	os_destroy(s);
+	return rc ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct os_config cfg = { 0 };
@@ -50,6 +118,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init("awsconf_probe", LOG_INFO);
+	if (argc >= 3 && strcmp(argv[1], "--open") == 0)
+		return open_and_check(argc, argv);
 	rc = awsconf_resolve(&cfg, &conf, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "awsconf_probe: %s\n", err);
