@@ -16,7 +16,8 @@
  *
  * Settings come from the environment like every lithfs program: S3_ENDPOINT
  * (as the endpoint option), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
- * AWS_DEFAULT_REGION. The bucket must exist for "ops" (the script creates
+ * AWS_DEFAULT_REGION; S3_NO_SIGN=1 makes anonymous (unsigned) requests. The
+ * bucket must exist for "ops" (the script creates
  * it); every key the probe writes is under probe/ and deleted at the end.
  */
 #include "config.h"
@@ -71,6 +72,7 @@ static int open_store(const char *bucket, struct objstore **s)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.endpoint = getenv("S3_ENDPOINT");
+	cfg.no_sign = getenv("S3_NO_SIGN") != NULL;
 	cfg.max_conns = 8;
 	cfg.connect_timeout_ms = 3000;
 	cfg.io_timeout_ms = 10000;

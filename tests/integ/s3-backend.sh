@@ -8,7 +8,9 @@
 # 2. tests/s3_probe check under broken settings, each with its errno (the
 #    probe's exit status) and the one clear message a user sees:
 #    wrong secret, unknown access key, missing bucket, nothing listening,
-#    TLS spoken to a plain-HTTP port. No secret may appear in any output.
+#    TLS spoken to a plain-HTTP port, anonymous access to a private bucket;
+#    and anonymous access to a public-read bucket working. No secret may
+#    appear in any output.
 # Needs S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (skip otherwise).
 set -u
 
@@ -99,6 +101,21 @@ hostport=${S3_ENDPOINT#*://}
 if [ "${S3_ENDPOINT%%://*}" = http ]; then
 	expect tls-to-http 71 "cannot reach endpoint https://$hostport" \
 		S3_ENDPOINT="https://$hostport" -- "$BUCKET"
+fi
+
+# anonymous requests: refused on a private bucket, served on a public one
+expect anonymous-private 13 "access denied to bucket $BUCKET" S3_NO_SIGN=1 -- "$BUCKET"
+code=$(curl -s -o "$WORK/curl.out" -w '%{http_code}' -X PUT -H 'x-amz-acl: public-read' \
+	-H 'Content-Length: 0' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --aws-sigv4 "aws:amz:$AWS_DEFAULT_REGION:s3" \
+	--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$S3_ENDPOINT/$BUCKET?acl=")
+if [ "$code" = 200 ]; then
+	if S3_NO_SIGN=1 timeout 60 "$PROBE" check "$BUCKET" 2>"$WORK/anonymous-public.err"; then
+		echo "ok   anonymous-public: check passes without credentials"
+	else
+		fail "anonymous-public: exit $?"; cat "$WORK/anonymous-public.err"
+	fi
+else
+	fail "cannot make $BUCKET public-read (HTTP $code)"
 fi
 
 # ---------------------------------------------------------------- no secrets
