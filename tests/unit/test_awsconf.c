@@ -168,40 +168,48 @@ static int resolve(const struct os_config *cfg, struct awsconf *c, char *err)
 	return rc;
 }
 
-static void test_defaults_and_profile(void)
+/* Resolves cfg and checks each expectation that is not NULL (or -1 for
+ * addressing); `line` is the caller's, for the failure report. */
+static void conf_is(int line, const struct os_config *cfg, const char *profile,
+		    const char *region, const char *endpoint, int addressing)
 {
-	struct os_config cfg = { 0 };
+	int failed = check_failures;
 	struct awsconf c;
 	char err[256];
 
+	if (CHECK_INT(resolve(cfg, &c, err), 0)) {
+		CHECK(!profile || strcmp(c.profile, profile) == 0);
+		CHECK(!region || strcmp(c.region, region) == 0);
+		CHECK(!endpoint || strcmp(c.endpoint, endpoint) == 0);
+		CHECK(addressing < 0 || (int)c.addressing == addressing);
+		/* virtual-host addressing by default exactly for AWS endpoints */
+		CHECK(c.endpoint_is_aws == (strstr(c.endpoint, ".amazonaws.com") != NULL));
+		if (check_failures != failed)
+			fprintf(stderr, "  line %d: got %s %s %s %d\n", line, c.profile, c.region,
+				c.endpoint, (int)c.addressing);
+		awsconf_release(&c);
+	} else {
+		fprintf(stderr, "  line %d: %s\n", line, err);
+	}
+}
+
+static void test_defaults_and_profile(void)
+{
+	struct os_config cfg = { 0 };
+
 	env_reset();
 	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.region, "us-east-1");
-		CHECK_STR(c.profile, "default");
-		CHECK_STR(c.endpoint, "https://s3.us-east-1.amazonaws.com");
-		CHECK(c.endpoint_is_aws);
-		CHECK_INT(c.addressing, OS_ADDR_VIRTUAL);
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, "default", "us-east-1", "https://s3.us-east-1.amazonaws.com",
+		OS_ADDR_VIRTUAL);
 	env_reset();	/* the fixture's [default]: region eu-west-1 */
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.region, "eu-west-1");
-		CHECK_STR(c.endpoint, "https://s3.eu-west-1.amazonaws.com");
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, "default", "eu-west-1", "https://s3.eu-west-1.amazonaws.com",
+		OS_ADDR_VIRTUAL);
 	cfg.region = "cn-north-1";
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.endpoint, "https://s3.cn-north-1.amazonaws.com.cn");
-		CHECK(c.endpoint_is_aws);
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, NULL, NULL, "https://s3.cn-north-1.amazonaws.com.cn",
+		OS_ADDR_VIRTUAL);
 	cfg.region = NULL;
 	cfg.addressing = OS_ADDR_PATH;	/* an explicit choice is kept on AWS */
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_INT(c.addressing, OS_ADDR_PATH);
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, NULL, NULL, NULL, OS_ADDR_PATH);
 }
 
 static void test_region_precedence(void)
@@ -211,22 +219,13 @@ static void test_region_precedence(void)
 	char err[256];
 
 	env_reset();
-	setenv("AWS_DEFAULT_REGION", "ap-northeast-1", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.region, "ap-northeast-1");	/* env beats profile */
-		awsconf_release(&c);
-	}
-	setenv("AWS_REGION", "sa-east-1", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.region, "sa-east-1");	/* AWS_REGION first */
-		awsconf_release(&c);
-	}
-	cfg.region = "eu-central-1";
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.region, "eu-central-1");	/* option beats env */
-		CHECK_STR(c.endpoint, "https://s3.eu-central-1.amazonaws.com");
-		awsconf_release(&c);
-	}
+	setenv("AWS_DEFAULT_REGION", "ap-northeast-1", 1);	/* env beats profile */
+	conf_is(__LINE__, &cfg, NULL, "ap-northeast-1", NULL, -1);
+	setenv("AWS_REGION", "sa-east-1", 1);	/* AWS_REGION first */
+	conf_is(__LINE__, &cfg, NULL, "sa-east-1", NULL, -1);
+	cfg.region = "eu-central-1";	/* option beats env */
+	conf_is(__LINE__, &cfg, NULL, "eu-central-1", "https://s3.eu-central-1.amazonaws.com",
+		-1);
 	cfg.region = "us east";
 	CHECK_INT(resolve(&cfg, &c, err), EINVAL);
 	CHECK(strstr(err, "invalid region 'us east'") != NULL);
@@ -235,58 +234,25 @@ static void test_region_precedence(void)
 static void test_endpoint_precedence(void)
 {
 	struct os_config cfg = { 0 };
-	struct awsconf c;
-	char err[256];
 
 	env_reset();
 	cfg.profile = "dev";	/* s3 sub-section: endpoint and addressing_style */
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.profile, "dev");
-		CHECK_STR(c.region, "us-west-2");
-		CHECK_STR(c.endpoint, "http://127.0.0.1:9000");
-		CHECK(!c.endpoint_is_aws);
-		CHECK_INT(c.addressing, OS_ADDR_VIRTUAL);
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, "dev", "us-west-2", "http://127.0.0.1:9000", OS_ADDR_VIRTUAL);
 	cfg.profile = NULL;
 	setenv("AWS_PROFILE", "minio", 1);	/* top-level endpoint_url, AUTO -> path */
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.profile, "minio");
-		CHECK_STR(c.region, "minio-1");
-		CHECK_STR(c.endpoint, "http://minio.local:9000");
-		CHECK_INT(c.addressing, OS_ADDR_PATH);
-		awsconf_release(&c);
-	}
-	setenv("AWS_ENDPOINT_URL", "http://generic:1", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.endpoint, "http://generic:1");	/* env beats profile */
-		awsconf_release(&c);
-	}
-	setenv("AWS_ENDPOINT_URL_S3", "https://s3only:2", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.endpoint, "https://s3only:2");	/* _S3 beats generic */
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, "minio", "minio-1", "http://minio.local:9000", OS_ADDR_PATH);
+	setenv("AWS_ENDPOINT_URL", "http://generic:1", 1);	/* env beats profile */
+	conf_is(__LINE__, &cfg, "minio", NULL, "http://generic:1", OS_ADDR_PATH);
+	setenv("AWS_ENDPOINT_URL_S3", "https://s3only:2", 1);	/* _S3 beats generic */
+	conf_is(__LINE__, &cfg, NULL, NULL, "https://s3only:2", -1);
 	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.endpoint, "https://s3.minio-1.amazonaws.com");
-		awsconf_release(&c);
-	}
-	cfg.endpoint = "http://option:3";
-	cfg.profile = "dev";	/* the option beats AWS_PROFILE */
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK_STR(c.endpoint, "http://option:3");	/* option beats all */
-		CHECK_STR(c.profile, "dev");
-		CHECK_INT(c.addressing, OS_ADDR_VIRTUAL);	/* from dev's s3 section */
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, NULL, NULL, "https://s3.minio-1.amazonaws.com", OS_ADDR_VIRTUAL);
+	cfg.endpoint = "http://option:3";	/* the option beats all ... */
+	cfg.profile = "dev";	/* ... and AWS_PROFILE; dev's addressing_style stays */
+	conf_is(__LINE__, &cfg, "dev", NULL, "http://option:3", OS_ADDR_VIRTUAL);
 	cfg.endpoint = "https://bucket.s3.us-west-2.amazonaws.com";
 	cfg.profile = "minio";
-	if (CHECK_INT(resolve(&cfg, &c, err), 0)) {
-		CHECK(c.endpoint_is_aws);
-		CHECK_INT(c.addressing, OS_ADDR_VIRTUAL);
-		awsconf_release(&c);
-	}
+	conf_is(__LINE__, &cfg, NULL, NULL, NULL, OS_ADDR_VIRTUAL);
 }
 
 static void test_profile_errors(void)
