@@ -10,6 +10,9 @@
  * os_source_parse() validates it (bucket names per S3 rules; no "..", "."
  * or empty segments in a prefix) and os_open() builds the stack
  * retry(fault?(backend)) that every program uses.
+ * S3 bucket names must follow the current rules (3-63 characters of a-z,
+ * 0-9, '.', '-'); legacy names with uppercase letters or '_' are refused
+ * (see source.c for why). A local bucket is any directory name.
  */
 #ifndef LITHFS_OBJSTORE_SOURCE_H
 #define LITHFS_OBJSTORE_SOURCE_H
