@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "unit/check.h"
+#include "unit/oscheck.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -62,11 +63,6 @@ static bool check_err(int got, int want, const char *what, int line)
 }
 #define CHECK_ERR(expr, want) check_err((expr), (want), #expr, __LINE__)
 
-static bool streq(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
 /* The test's key for name (static buffer: use at once). */
 static const char *K(const char *name)
 {
@@ -76,29 +72,6 @@ static const char *K(const char *name)
 
 	snprintf(k, OS_KEY_MAX + 1, "%s%s", pfx, name);
 	return k;
-}
-
-static int sink_buf(void *arg, const void *p, size_t len)
-{
-	return buf_append(arg, p, len);
-}
-
-static int get_buf(struct objstore *s, const char *key, uint64_t off, uint64_t len,
-		   const char *etag, struct buf *b)
-{
-	buf_reset(b);
-	return os_get(s, key, off, len, etag, sink_buf, b);
-}
-
-static bool get_is(struct objstore *s, const char *key, const void *want, size_t len)
-{
-	struct buf b = BUF_INIT;
-	bool ok;
-
-	ok = get_buf(s, key, 0, OS_RANGE_TO_END, NULL, &b) == 0 && b.len == len &&
-	     (len == 0 || memcmp(b.data, want, len) == 0);
-	buf_release(&b);
-	return ok;
 }
 
 /* --- object ops --- */
@@ -172,53 +145,12 @@ static void test_objects(struct objstore *s)
 
 /* --- listing --- */
 
-/* All pages as "key [prefix] ..." with keys shown without the test prefix. */
-static char *list_all(struct objstore *s, const char *prefix, const char *delim,
-		      int max_keys, int *pages)
-{
-	struct buf out = BUF_INIT;
-	struct os_list_page p;
-	size_t ie, ip, plen = strlen(pfx);
-	char *token = NULL;
-	int n = 0, err;
-
-	do {
-		err = os_list(s, K(prefix ? prefix : ""), delim, token, max_keys, &p);
-		if (!CHECK_ERR(err, 0))
-			break;
-		free(token);
-		token = p.next_token ? strdup(p.next_token) : NULL;
-		for (ie = 0, ip = 0; ie < p.n_entries || ip < p.n_prefixes;) {
-			if (ip == p.n_prefixes ||
-			    (ie < p.n_entries && strcmp(p.entries[ie].key, p.prefixes[ip]) < 0))
-				buf_appendf(&out, "%s ", p.entries[ie++].key + plen);
-			else
-				buf_appendf(&out, "[%s] ", p.prefixes[ip++] + plen);
-		}
-		os_list_page_release(&p);
-		n++;
-	} while (token && n < 2000);
-	free(token);
-	if (pages)
-		*pages = n;
-	if (out.len)
-		out.data[--out.len] = '\0';
-	return buf_detach(&out);
-}
-
+/* Checks the listing under the test's prefix + prefix, keys shown without
+ * the test's prefix. */
 static void check_list(struct objstore *s, const char *prefix, const char *delim,
 		       int max_keys, const char *want, int want_pages)
 {
-	int pages = 0;
-	char *got = list_all(s, prefix, delim, max_keys, &pages);
-
-	if (!CHECK(streq(got, want)))
-		fprintf(stderr, "  list prefix=%s delim=%s max=%d:\n   got  '%s'\n   want '%s'\n",
-			prefix, delim ? delim : "(none)", max_keys, got, want);
-	if (want_pages && !CHECK_INT(pages, want_pages))
-		fprintf(stderr, "  list prefix=%s delim=%s max=%d: %d pages, want %d\n",
-			prefix, delim ? delim : "(none)", max_keys, pages, want_pages);
-	free(got);
+	check_list_text(s, K(prefix), delim, max_keys, strlen(pfx), want, want_pages);
 }
 
 static void test_list(struct objstore *s)
@@ -267,7 +199,7 @@ static void test_delete_many(struct objstore *s)
 		ok += os_put(s, keys[i], "", 0, NULL, NULL) == 0;
 	}
 	CHECK_INT(ok, N);
-	free(list_all(s, "many/", NULL, 0, &pages));
+	free(list_text(s, K("many/"), NULL, 0, strlen(pfx), &pages));
 	CHECK_INT(pages, 2);	/* 1000 + 10 */
 	CHECK_ERR(os_delete_keys(s, (const char *const *)keys, N), 0);
 	check_list(s, "many/", NULL, 0, "", 1);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "oscheck.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -29,36 +30,6 @@
 static char tmpdir[PATH_MAX];
 
 /* --- helpers --- */
-
-/* strcmp for CHECK: NULL never equals (CHECK_STR objects to arrays). */
-static bool streq(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-static int sink_buf(void *arg, const void *data, size_t len)
-{
-	return buf_append(arg, data, len);
-}
-
-/* GETs key[off, off+len) into b (reset first). */
-static int get_buf(struct objstore *s, const char *key, uint64_t off, uint64_t len,
-		   const char *etag, struct buf *b)
-{
-	buf_reset(b);
-	return os_get(s, key, off, len, etag, sink_buf, b);
-}
-
-static bool get_is(struct objstore *s, const char *key, const char *want)
-{
-	struct buf b = BUF_INIT;
-	bool ok;
-
-	ok = get_buf(s, key, 0, OS_RANGE_TO_END, NULL, &b) == 0 && b.len == strlen(want) &&
-	     (b.len == 0 || memcmp(b.data, want, b.len) == 0);
-	buf_release(&b);
-	return ok;
-}
 
 static bool exists(const char *rel)
 {
@@ -94,52 +65,10 @@ static struct objstore *open_bucket(const char *bucket)
 	return s;
 }
 
-/* Lists everything (all pages of max_keys) as "key key prefix/ ..." text. */
-static char *list_all(struct objstore *s, const char *prefix, const char *delim,
-		      int max_keys, int *pages)
-{
-	struct buf out = BUF_INIT;
-	struct os_list_page p;
-	char *token = NULL;
-	size_t i, ie, ip;
-	int n = 0;
-
-	do {
-		if (!CHECK_INT(os_list(s, prefix, delim, token, max_keys, &p), 0))
-			break;
-		free(token);
-		token = p.next_token ? strdup(p.next_token) : NULL;
-		/* merge entries and prefixes back into key order */
-		for (ie = 0, ip = 0; ie < p.n_entries || ip < p.n_prefixes;) {
-			if (ip == p.n_prefixes ||
-			    (ie < p.n_entries && strcmp(p.entries[ie].key, p.prefixes[ip]) < 0))
-				buf_appendf(&out, "%s ", p.entries[ie++].key);
-			else
-				buf_appendf(&out, "[%s] ", p.prefixes[ip++]);
-		}
-		CHECK(p.n_entries + p.n_prefixes <= (size_t)(max_keys ? max_keys : 1000));
-		for (i = 1; i < p.n_entries; i++)
-			CHECK(strcmp(p.entries[i - 1].key, p.entries[i].key) < 0);
-		os_list_page_release(&p);
-		n++;
-	} while (token && n < 1000);
-	free(token);
-	if (pages)
-		*pages = n;
-	if (out.len)
-		out.data[--out.len] = '\0';
-	return buf_detach(&out);
-}
-
 static void check_list(struct objstore *s, const char *prefix, const char *delim,
 		       int max_keys, const char *want)
 {
-	char *got = list_all(s, prefix, delim, max_keys, NULL);
-
-	if (!CHECK(streq(got, want)))
-		fprintf(stderr, "  list prefix=%s delim=%s max=%d:\n   got  '%s'\n   want '%s'\n",
-			prefix ? prefix : "-", delim ? delim : "-", max_keys, got, want);
-	free(got);
+	check_list_text(s, prefix, delim, max_keys, 0, want, 0);
 }
 
 /* --- basic ops --- */
@@ -171,7 +100,7 @@ static void test_put_get_head(struct objstore *s)
 
 	CHECK_INT(os_put(s, "hello", "hello", 5, NULL, etag), 0);
 	CHECK(streq(etag, "5d41402abc4b2a76b9719d911017c592"));
-	CHECK(get_is(s, "hello", "hello"));
+	CHECK(get_is(s, "hello", "hello", 5));
 	CHECK_INT(os_head(s, "hello", &st), 0);
 	CHECK_INT(st.size, 5);
 	CHECK(streq(st.etag, etag));
@@ -285,7 +214,7 @@ static void test_bad_keys(struct objstore *s)
 	CHECK_INT(os_put(s, "x/", NULL, 0, NULL, NULL), EEXIST);
 	CHECK_INT(os_put(s, "p/q", "q", 1, NULL, NULL), 0);
 	CHECK_INT(os_put(s, "p", "p", 1, NULL, NULL), EEXIST);
-	CHECK(get_is(s, "x", "x") && get_is(s, "p/q", "q"));
+	CHECK(get_is(s, "x", "x", 1) && get_is(s, "p/q", "q", 1));
 	CHECK_INT(os_copy(s, "x", "p", NULL, NULL), EEXIST);
 
 	/* a symlink placed in the bucket must not lead outside */
@@ -305,7 +234,7 @@ static void test_bad_keys(struct objstore *s)
 		CHECK_INT(os_head(s, "link/secret", &st), ENOENT);
 		CHECK_INT(os_head(s, "flink", &st), ENOENT);
 		CHECK_INT(os_put(s, "flink", "new", 3, NULL, NULL), 0);	/* replaces the link */
-		CHECK(get_is(s, "flink", "new"));
+		CHECK(get_is(s, "flink", "new", 3));
 		snprintf(target, sizeof(target), "%s/outside/secret", tmpdir);
 		{
 			FILE *f = fopen(target, "r");
@@ -336,7 +265,7 @@ static void test_markers(struct objstore *s)
 	CHECK_INT(st.size, 0);
 	CHECK(streq(os_meta_get(&st.meta, "mode"), "40755"));
 	os_stat_release(&st);
-	CHECK(get_is(s, "m/", ""));
+	CHECK(get_is(s, "m/", "", 0));
 	CHECK_INT(os_put(s, "m/", "data", 4, NULL, NULL), EINVAL);
 	CHECK_INT(os_put(s, "m", "x", 1, NULL, NULL), EEXIST);
 	CHECK_INT(os_put(s, "m/f", "f", 1, NULL, NULL), 0);
@@ -352,7 +281,7 @@ static void test_markers(struct objstore *s)
 	CHECK_INT(os_head(s, "imp/", &st), ENOENT);
 	CHECK_INT(os_put(s, "imp/", NULL, 0, NULL, NULL), 0);
 	CHECK_INT(os_delete(s, "imp/"), 0);
-	CHECK(get_is(s, "imp/f", "f"));	/* the marker went, the file stays */
+	CHECK(get_is(s, "imp/f", "f", 1));	/* the marker went, the file stays */
 	CHECK_INT(os_delete(s, "imp/f"), 0);
 	CHECK(!exists("b1/imp"));
 	os_meta_release(&meta);
@@ -368,7 +297,7 @@ static void test_hand_placed(struct objstore *s)
 	CHECK_INT(st.size, 3);
 	memcpy(etag, st.etag, sizeof(etag));
 	os_stat_release(&st);
-	CHECK(get_is(s, "byhand", "one"));
+	CHECK(get_is(s, "byhand", "one", 3));
 	usleep(20000);
 	write_file("b1/byhand", "two");	/* same size, new mtime */
 	CHECK_INT(os_head(s, "byhand", &st), 0);
@@ -394,7 +323,7 @@ static void test_copy(struct objstore *s)
 	os_meta_set(&meta, "mode", "100600");
 	CHECK_INT(os_put(s, "c/src", "content", 7, &meta, NULL), 0);
 	CHECK_INT(os_copy(s, "c/src", "c2/dst", NULL, etag), 0);
-	CHECK(get_is(s, "c2/dst", "content"));
+	CHECK(get_is(s, "c2/dst", "content", 7));
 	CHECK_INT(os_head(s, "c2/dst", &st), 0);
 	CHECK(streq(os_meta_get(&st.meta, "mode"), "100600"));
 	CHECK(streq(st.etag, etag));
@@ -404,7 +333,7 @@ static void test_copy(struct objstore *s)
 	CHECK_INT(os_head(s, "c/src", &st), 0);
 	CHECK(streq(os_meta_get(&st.meta, "mode"), "100644"));
 	os_stat_release(&st);
-	CHECK(get_is(s, "c/src", "content"));
+	CHECK(get_is(s, "c/src", "content", 7));
 	CHECK_INT(os_copy(s, "c/none", "c/x", NULL, NULL), ENOENT);
 	CHECK_INT(os_delete(s, "c/src"), 0);
 	CHECK_INT(os_delete(s, "c2/dst"), 0);
@@ -442,16 +371,16 @@ static void test_list(struct objstore *s)
 	}
 
 	check_list(s, NULL, NULL, 0, "a-b a/b a/c/d a0 b/ b/x c");
-	got = list_all(s, NULL, NULL, 2, &pages);
+	got = list_text(s, NULL, NULL, 2, 0, &pages);
 	CHECK(streq(got, "a-b a/b a/c/d a0 b/ b/x c"));
 	CHECK_INT(pages, 4);
 	free(got);
-	got = list_all(s, NULL, NULL, 1, &pages);
+	got = list_text(s, NULL, NULL, 1, 0, &pages);
 	CHECK(streq(got, "a-b a/b a/c/d a0 b/ b/x c"));
 	CHECK_INT(pages, 7);
 	free(got);
 	check_list(s, NULL, "/", 0, "a-b [a/] a0 [b/] c");
-	got = list_all(s, NULL, "/", 1, &pages);
+	got = list_text(s, NULL, "/", 1, 0, &pages);
 	CHECK(streq(got, "a-b [a/] a0 [b/] c"));
 	CHECK_INT(pages, 5);
 	free(got);
@@ -652,7 +581,7 @@ static void *writer_main(void *arg)
 	for (i = 0; i < 200; i++) {
 		snprintf(key, sizeof(key), "conc/d%d/k%d-%d", i % 3, w->id, i);
 		snprintf(val, sizeof(val), "%d", i);
-		if (os_put(w->s, key, val, strlen(val), NULL, NULL) || !get_is(w->s, key, val) ||
+		if (os_put(w->s, key, val, strlen(val), NULL, NULL) || !get_is(w->s, key, val, strlen(val)) ||
 		    os_delete(w->s, key))
 			w->errors++;
 	}
@@ -757,11 +686,11 @@ static void test_flaky(void)
 		CHECK_INT(st.size, i * 1000 + 1);
 		os_stat_release(&st);
 	}
-	got = list_all(r, "f/", NULL, 3, NULL);
+	got = list_text(r, "f/", NULL, 3, 0, NULL);
 	CHECK(streq(got, "f/k00 f/k01 f/k02 f/k03 f/k04 f/k05 f/k06 f/k07 f/k08 f/k09 "
 		  "f/k10 f/k11 f/k12 f/k13 f/k14 f/k15 f/k16 f/k17 f/k18 f/k19"));
 	free(got);
-	got = list_all(r, NULL, "/", 1, NULL);
+	got = list_text(r, NULL, "/", 1, 0, NULL);
 	CHECK(streq(got, "[f/]"));
 	free(got);
 	CHECK_INT(os_copy(r, "f/k05", "g/copy", NULL, NULL), 0);
@@ -818,7 +747,7 @@ static void test_lost_and_truncated(void)
 		CHECK_INT(os_mpu_complete(r, "k", id, &part, 1, etag), ENOENT);
 		free(id);
 		CHECK_INT(os_put(r, "p", "x", 1, NULL, NULL), EIO);	/* lost every time */
-		CHECK(get_is(r, "p", "x"));
+		CHECK(get_is(r, "p", "x", 1));
 	}
 	os_destroy(r);
 	r = stack("lost", "ops=get,rate=0.7,kinds=truncate,seed=11", 40, 60000);
@@ -886,7 +815,7 @@ static void test_permanent(void)
 
 	r = stack("perm", "ops=get,rate=1,kinds=eio", 3, 60000);
 	CHECK_INT(os_put(r, "k", "v", 1, NULL, NULL), 0);
-	CHECK(r && !get_is(r, "k", "v"));
+	CHECK(r && !get_is(r, "k", "v", 1));
 	os_destroy(r);
 
 	/* the time budget ends retries before the count does */

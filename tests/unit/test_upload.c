@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "oscheck.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -26,11 +27,6 @@
 
 static char tmpdir[PATH_MAX];
 static char *data;		/* 20 MiB of pseudo-random bytes */
-
-static int sink_buf(void *arg, const void *p, size_t len)
-{
-	return buf_append(arg, p, len);
-}
 
 /* Opens bucket `name` in tmpdir, under fault spec and retry when spec is set. */
 static struct objstore *open_store(const char *name, const char *spec, int retries)
@@ -82,17 +78,6 @@ static bool no_uploads_left(struct objstore *s)
 	return none;
 }
 
-static bool object_is(struct objstore *s, const char *key, const char *want, size_t len)
-{
-	struct buf b = BUF_INIT;
-	bool ok;
-
-	ok = os_get(s, key, 0, OS_RANGE_TO_END, NULL, sink_buf, &b) == 0 && b.len == len &&
-	     (len == 0 || memcmp(b.data, want, len) == 0);
-	buf_release(&b);
-	return ok;
-}
-
 /* Uploads size bytes to key and checks the object and its ETag's form. */
 static void upload_ok(struct objstore *s, const char *key, size_t size, int inflight,
 		      int parts)
@@ -108,7 +93,7 @@ static void upload_ok(struct objstore *s, const char *key, size_t size, int infl
 	CHECK_INT(os_upload_bytes(u), size);
 	if (!CHECK_INT(os_upload_finish(u, etag), 0))
 		return;
-	CHECK(object_is(s, key, data, size));
+	CHECK(get_is(s, key, data, size));
 	CHECK_INT(os_head(s, key, &st), 0);
 	CHECK_INT(strcmp(st.etag, etag), 0);
 	os_stat_release(&st);
@@ -172,7 +157,7 @@ static void test_part_faults(void)
 	CHECK(err == 0 || err == EIO);
 	CHECK_INT(os_upload_finish(u, NULL), EIO);
 	CHECK(no_uploads_left(s));
-	CHECK(object_is(s, "k", "old", 3));
+	CHECK(get_is(s, "k", "old", 3));
 	os_destroy(s);
 
 	/* the complete fails for good */
@@ -183,7 +168,7 @@ static void test_part_faults(void)
 	CHECK_INT(write_pieces(u, 2 * PART + 5), 0);
 	CHECK_INT(os_upload_finish(u, NULL), EIO);
 	CHECK(no_uploads_left(s));
-	CHECK(!object_is(s, "k", "", 0));
+	CHECK(!get_is(s, "k", "", 0));
 	os_destroy(s);
 }
 
