@@ -300,3 +300,58 @@ void acache_forget_below(struct acache *c, const char *path)
 	}
 	pthread_mutex_unlock(&c->lock);
 }
+
+/* Called with c->lock held: unlinks the entries of path and below it into
+ * a list (through ->next). */
+static struct ac_entry *take_below(struct acache *c, const char *path)
+{
+	struct ac_entry *taken = NULL;
+
+	for (size_t i = 0; i < c->nb; i++) {
+		struct ac_entry **pp = &c->buckets[i];
+
+		while (*pp != NULL) {
+			struct ac_entry *e = *pp;
+
+			if (strcmp(e->path, path) == 0 || fs_path_below(e->path, path)) {
+				*pp = e->next;
+				e->next = taken;
+				taken = e;
+				c->n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	return taken;
+}
+
+void acache_move_below(struct acache *c, const char *from, const char *to)
+{
+	struct ac_entry *taken, *next;
+	size_t flen = strlen(from), tlen = strlen(to);
+
+	acache_forget_below(c, to);
+	pthread_mutex_lock(&c->lock);
+	taken = take_below(c, from);
+	for (struct ac_entry *e = taken; e != NULL; e = next) {
+		size_t rest = strlen(e->path) - flen;
+		char *p = malloc(tlen + rest + 1);
+
+		next = e->next;
+		if (p == NULL) {
+			entry_free(e);
+			continue;
+		}
+		memcpy(p, to, tlen);
+		memcpy(p + tlen, e->path + flen, rest + 1);
+		free(e->path);
+		e->path = p;
+		e->hash = path_hash(p);
+		e->attr.lm_ns = 0;	/* copies have a new Last-Modified */
+		e->next = c->buckets[e->hash & (c->nb - 1)];
+		c->buckets[e->hash & (c->nb - 1)] = e;
+		c->n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -34,5 +34,9 @@ void acache_put_negative(struct acache *c, const char *path);
 void acache_forget(struct acache *c, const char *path);
 /* Forgets path and every path below it. */
 void acache_forget_below(struct acache *c, const char *path);
+/* After a directory rename: the entries of from and below it move to the
+ * same place below to (what is known about the objects stays known); to's
+ * old entries are forgotten. */
+void acache_move_below(struct acache *c, const char *from, const char *to);
 
 #endif

@@ -460,8 +460,12 @@ int fs_rename_dir(struct fs *fs, const char *from, const char *to)
 	if (rc != 0)
 		log_msg(LOG_ERR, "rename %s -> %s failed midway: %s (both may be partial)",
 			from, to, strerror(rc));
-	acache_forget_below(fs->ac, from);
-	acache_forget_below(fs->ac, to);
+	if (rc == 0)
+		acache_move_below(fs->ac, from, to);
+	else
+		acache_forget_below(fs->ac, from);
+	if (rc != 0)
+		acache_forget_below(fs->ac, to);
 	free(keys);
 	listing_release(&l);
 	free(tkey);

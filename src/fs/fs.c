@@ -3,15 +3,16 @@
  *
  * The high-level libfuse API (paths) with a multi-threaded loop. A path is
  * resolved in this order (fs_stat): an open file of that path (inode.h,
- * whose size may be ahead of the store), the attribute cache (acache.h),
- * then the store: one LIST of "path/" with max-keys 2 says whether it is a
+ * whose size may be ahead of the store), the attribute cache (acache.h)
+ * unless the entry was only seen in a listing (no metadata), then the store: one LIST of "path/" with max-keys 2 says whether it is a
  * directory (the directory wins over a key "path", see names.h; a marker
  * "path/" is then HEADed for its metadata), else a HEAD of "path" finds a
  * file. Misses are cached as negative entries for neg_ttl.
  *
  * The kernel caches attributes and entries for stat_ttl too (entry_timeout,
  * attr_timeout) and readdirplus hands it the listing's attributes, so `ls
- * -l` costs the LISTs and nothing per entry.
+ * -l` costs the LISTs and nothing per entry; the kernel asks for an entry
+ * on its own (a lookup, which may HEAD) only after that.
  * The other operations live in handles.c (open files), meta.c (attributes,
  * links, rename, unlink) and dir.c (directories).
  */
@@ -251,9 +252,9 @@ int fs_stat(struct fs *fs, const char *path, struct fs_attr *a)
 		return 0;
 	}
 	rc = acache_get(fs->ac, path, a);
-	if (rc != EAGAIN)
+	if (rc == ENOENT || (rc == 0 && a->meta_known))
 		return rc;
-	rc = stat_remote(fs, path, a);
+	rc = stat_remote(fs, path, a);	/* a miss, or known from a listing only */
 	if (rc == 0)
 		acache_put(fs->ac, path, a);
 	else if (rc == ENOENT)

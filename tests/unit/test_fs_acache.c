@@ -69,6 +69,18 @@ int main(void)
 	CHECK_INT(acache_get(c, "/d", &got), EAGAIN);
 	CHECK_INT(acache_get(c, "/d/e/f", &got), EAGAIN);
 	CHECK_INT(acache_get(c, "/de", &got), 0);
+	a = file_attr("m1", 9, 0700, true);	/* a directory rename keeps what is known */
+	acache_put(c, "/src/x", &a);
+	acache_put(c, "/src/sub/y", &a);
+	acache_put(c, "/srcx", &a);
+	acache_move_below(c, "/src", "/dst");
+	CHECK_INT(acache_get(c, "/src/x", &got), EAGAIN);
+	CHECK_INT(acache_get(c, "/dst/x", &got), 0);
+	CHECK_INT(got.mode, S_IFREG | 0700);
+	CHECK_INT(got.lm_ns, 0);
+	CHECK_INT(acache_get(c, "/dst/sub/y", &got), 0);
+	CHECK_INT(acache_get(c, "/srcx", &got), 0);
+	CHECK_INT(acache_get(c, "/dstx", &got), EAGAIN);
 	for (int i = 0; i < 5000; i++) {	/* growth */
 		char p[32];
 
