@@ -191,25 +191,31 @@ static void test_odd_keys(struct objstore *s)
 		"probe/odd/a//b/./c/../d",
 		"probe/odd/line\nbreak\ttab",
 		"probe/odd/~!*'();:@=$,[]",
+		"probe/odd/dir x+y%z/f",
+		"probe/odd/ctl\x01char",
 	};
 	struct os_list_page p;
 	size_t i, found = 0, j;
 	int rc = 0;
 
-	for (i = 0; i < 5 && rc == 0; i++) {
+	for (i = 0; i < 7 && rc == 0; i++) {
 		rc = os_put(s, keys[i], keys[i], strlen(keys[i]), NULL, NULL);
 		if (rc == 0)
 			rc = get_eq(s, keys[i], 0, OS_RANGE_TO_END, NULL, keys[i], strlen(keys[i]));
 	}
-	ok(rc == 0, "odd keys (space, +, %, UTF-8, //, ./.., newline) put and get", rc);
+	ok(rc == 0, "odd keys (space, +, %, UTF-8, //, ./.., newline, \\x01) put and get", rc);
 	rc = os_list(s, "probe/odd/", NULL, NULL, 0, &p);
 	for (i = 0; rc == 0 && i < p.n_entries; i++)
-		for (j = 0; j < 5; j++)
+		for (j = 0; j < 7; j++)
 			found += strcmp(p.entries[i].key, keys[j]) == 0;
-	ok(rc == 0 && found == 5 && p.n_entries == 5, "odd keys come back from list intact", rc);
+	ok(rc == 0 && found == 7 && p.n_entries == 7, "odd keys come back from list intact", rc);
 	os_list_page_release(&p);
-	rc = os_delete_keys(s, keys, 5);
-	ok(rc == 0, "delete_many of odd keys (newline falls back to DELETE)", rc);
+	rc = os_list(s, "probe/odd/", "/", NULL, 0, &p);
+	ok(rc == 0 && p.n_prefixes == 2 && strcmp(p.prefixes[1], "probe/odd/dir x+y%z/") == 0,
+	   "odd common prefix comes back intact", rc);
+	os_list_page_release(&p);
+	rc = os_delete_keys(s, keys, 7);
+	ok(rc == 0, "delete_many of odd keys (\\x01 falls back to single DELETEs)", rc);
 	rc = os_list(s, "probe/odd/", NULL, NULL, 0, &p);
 	ok(rc == 0 && p.n_entries == 0, "odd keys all deleted", rc);
 	os_list_page_release(&p);
