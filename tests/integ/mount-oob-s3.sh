@@ -1,0 +1,4 @@
+#!/bin/bash
+# mount-oob-s3.sh - mount-oob.sh on radosgw (S3_ENDPOINT; exit 77 without it).
+set -u
+LITHFS_BACKEND=s3 exec bash "${LITHFS_SRC:?}/tests/integ/mount-oob.sh"
