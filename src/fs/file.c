@@ -38,10 +38,11 @@
  * f->rd_mu guards the lazily opened reader handle. Order: mu, rw, rd_mu.
  *
  * Memory. Upload buffers are reserved from one budget per process (one mount
- * per process): a streaming upload starts only if part_size * upload_parallel
- * fits in ctx->upload_mem, else the file is uploaded at flush; a flush takes
- * as many parts of parallelism as fit, at least one (so it never waits for
- * another file's stream to end: the budget can be exceeded by one part per
+ * per process). os_upload holds at most (max_inflight + 1) parts. A
+ * streaming upload starts only if part_size * (upload_parallel + 1) fits in
+ * ctx->upload_mem, else the file is uploaded at flush; a flush takes as many
+ * parts of parallelism as fit, at least one (so it never waits for another
+ * file's stream to end: the budget can be exceeded by two parts per
  * concurrent flush). upload_mem == 0 means no shared limit.
  */
 #include "config.h"
@@ -108,10 +109,10 @@ static bool budget_try(uint64_t limit, uint64_t want)
 	return ok;
 }
 
-/* Reserves between 1 and max parts, as many as fit; returns the count. */
+/* Reserves between 2 and max parts, as many as fit; returns the count. */
 static int budget_parts(uint64_t limit, size_t part, int max)
 {
-	int n = 1;
+	int n = 2;
 
 	pthread_mutex_lock(&budget_mu);
 	if (limit == 0)
@@ -122,6 +123,12 @@ static int budget_parts(uint64_t limit, size_t part, int max)
 	budget_used += (uint64_t)n * part;
 	pthread_mutex_unlock(&budget_mu);
 	return n;
+}
+
+/* Parts uploading at once per file, as configured (at least 1). */
+static int parallel(const struct file_ctx *c)
+{
+	return c->upload_parallel > 0 ? c->upload_parallel : 1;
 }
 
 static void budget_release(uint64_t bytes)
@@ -369,8 +376,8 @@ static void stream_end(struct fs_file *f)
 static void stream_maybe_start(struct fs_file *f, uint64_t off)
 {
 	const struct file_ctx *c = f->ctx;
-	struct os_upload_opts o = { c->part_size, c->upload_parallel };
-	uint64_t want = (uint64_t)c->part_size * (uint64_t)c->upload_parallel;
+	struct os_upload_opts o = { c->part_size, parallel(c) };
+	uint64_t want = (uint64_t)c->part_size * (uint64_t)(parallel(c) + 1);
 
 	if (f->up || off != 0 || f->size != 0 || f->src_limit != 0)
 		return;
@@ -480,21 +487,37 @@ out_free:
 	return ENOMEM;
 }
 
-int file_read(struct fs_file *f, void *buf, size_t size, off_t off, size_t *got)
+static int read_locked(struct fs_file *f, void *buf, size_t size, uint64_t off, size_t *got)
 {
 	int err = 0;
 
-	*got = 0;
-	if (off < 0)
-		return EINVAL;
 	pthread_rwlock_rdlock(&f->rw);
-	if ((uint64_t)off < f->size) {
-		size = (size_t)min_u64(size, f->size - (uint64_t)off);
-		err = contents_read(f, buf, (uint64_t)off, size);
+	if (off < f->size) {
+		size = (size_t)min_u64(size, f->size - off);
+		err = contents_read(f, buf, off, size);
 		if (!err)
 			*got = size;
 	}
 	pthread_rwlock_unlock(&f->rw);
+	return err;
+}
+
+int file_read(struct fs_file *f, void *buf, size_t size, off_t off, size_t *got)
+{
+	int err;
+
+	*got = 0;
+	if (off < 0)
+		return EINVAL;
+	err = read_locked(f, buf, size, (uint64_t)off, got);
+	if (err == ESTALE) {
+		/* A flush of this file publishes the new version a moment before
+		 * it switches to it: wait for the mutator, then try once more.
+		 * ESTALE again means the object was replaced by someone else. */
+		pthread_mutex_lock(&f->mu);
+		pthread_mutex_unlock(&f->mu);
+		err = read_locked(f, buf, size, (uint64_t)off, got);
+	}
 	return err;
 }
 
@@ -601,8 +624,9 @@ static int upload_contents(struct fs_file *f, const struct os_meta *meta,
 
 	if (!(buf = malloc(COPY_CHUNK)))
 		return ENOMEM;
-	o.max_inflight = budget_parts(c->upload_mem, c->part_size, c->upload_parallel);
-	reserved = (uint64_t)o.max_inflight * c->part_size;
+	/* os_upload holds up to max_inflight + 1 parts */
+	o.max_inflight = budget_parts(c->upload_mem, c->part_size, parallel(c) + 1) - 1;
+	reserved = (uint64_t)(o.max_inflight + 1) * c->part_size;
 	err = os_upload_create(c->store, f->key, meta, &o, &up);
 	if (err)
 		goto out_release;
