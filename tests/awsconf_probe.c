@@ -3,12 +3,16 @@
  * environment, for tests/integ/awsconf-imds.sh and awsconf-rgw.sh.
  *
  * usage: awsconf_probe N
+ *        awsconf_probe --threads N
  *        awsconf_probe --open SOURCE [KEY=VALUE...]
  *
  * --open parses SOURCE, opens it with os_open() and calls os_check(), as
  * mount.lithfs does; KEY=VALUE set struct os_config fields: passwd_file,
  * profile, endpoint, region, addressing (path|virtual), no_sign (1). It
  * prints "open ok ID" and exits 0, or prints the error and exits 2.
+ *
+ * --threads N creates a provider, then N threads call creds_get() at once;
+ * prints "threads ok" when every thread got a consistent key/secret pair.
  *
  * With N:
  * Creates a provider (settings and credentials from the AWS_* environment,
@@ -22,6 +26,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,21 +37,55 @@
 #include "objstore/source.h"
 #include "util/log.h"
 
-static void print_creds(const char *step, const struct s3_creds *c, const char *source)
+static bool creds_consistent(const struct s3_creds *c)
 {
 	char want[256];
-	bool ok;
 
 	snprintf(want, sizeof(want), "secret-for-%s", c->access_key ? c->access_key : "");
-	ok = c->secret_key && strcmp(c->secret_key, want) == 0;
+	return c->secret_key && strcmp(c->secret_key, want) == 0;
+}
+
+static void print_creds(const char *step, const struct s3_creds *c, const char *source)
+{
 	printf("%s key=%s secret=%s token=%s ", step, c->access_key ? c->access_key : "-",
-	       ok ? "ok" : "bad", c->session_token ? c->session_token : "-");
+	       creds_consistent(c) ? "ok" : "bad", c->session_token ? c->session_token : "-");
 	if (c->expires)
 		printf("expires_in=%lld", (long long)(c->expires - time(NULL)));
 	else
 		printf("expires_in=never");
 	printf(" source=%s\n", source);
 	fflush(stdout);
+}
+
+static void *get_once(void *arg)
+{
+	struct s3_creds c;
+	bool ok;
+
+	if (creds_get(arg, &c))
+		return (void *)1;
+	ok = creds_consistent(&c);
+	s3_creds_release(&c);
+	return ok ? NULL : (void *)1;
+}
+
+/* N threads call creds_get() on one provider at the same time. */
+static int threads(struct creds_provider *p, int n)
+{
+	pthread_t t[64];
+	int bad = 0;
+	void *r;
+
+	if (n < 1 || n > 64)
+		n = 8;
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, get_once, p);
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	printf("threads %s\n", bad ? "bad" : "ok");
+	return bad ? 2 : 0;
 }
 
 /* Sets the os_config field named by "KEY=VALUE"; false if unknown. */
@@ -114,7 +153,8 @@ int main(int argc, char **argv)
 	struct creds_provider *p;
 	struct s3_creds c;
 	char err[512], step[32];
-	int n = argc > 1 ? atoi(argv[1]) : 0;
+	bool threaded = argc > 2 && strcmp(argv[1], "--threads") == 0;
+	int n = argc > 1 ? atoi(argv[argc - 1]) : 0;
 	int rc;
 
 	log_init("awsconf_probe", LOG_INFO);
@@ -132,7 +172,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("created source=%s\n", creds_source(p));
-	for (int i = 1; i <= n; i++) {
+	if (threaded)
+		rc = threads(p, n);
+	for (int i = 1; i <= n && !threaded; i++) {
 		rc = creds_get(p, &c);
 		if (rc) {
 			fprintf(stderr, "awsconf_probe: creds_get: %s\n", strerror(rc));

@@ -9,7 +9,7 @@
 # again (2), the second once more (3), the third must not. The server checks
 # the IMDSv2 protocol (token PUT with a TTL header, token on every GET) and
 # the ECS Authorization header, and counts requests into a stats file.
-# Scenarios: IMDS refresh, IMDS refresh failure (old credentials kept), IMDS
+# Scenarios: IMDS refresh, 16 threads refreshing at once, IMDS refresh failure (old credentials kept), IMDS
 # without a role and disabled IMDS (both: "no AWS credentials found"), ECS via
 # FULL_URI with a token file (beats IMDS), ECS with a wrong token.
 set -u
@@ -153,13 +153,15 @@ stat() {
 	awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }' "$WORK/stats"
 }
 
-# probe N VAR=VALUE...: runs the probe with only the given AWS environment.
+# probe "ARGS" VAR=VALUE...: runs the probe with ARGS ("3", "--threads 16")
+# and only the given AWS environment.
 probe() {
-	local n=$1
+	local -a args
+	read -ra args <<<"$1"
 	shift
 	env -i PATH="$PATH" HOME="$WORK" AWS_CONFIG_FILE="$WORK/none" \
 		AWS_SHARED_CREDENTIALS_FILE="$WORK/none" "$@" \
-		timeout 60 "$PROBE" "$n" >"$WORK/out" 2>"$WORK/err"
+		timeout 60 "$PROBE" "${args[@]}" >"$WORK/out" 2>"$WORK/err"
 }
 
 check() {  # check DESCRIPTION COMMAND...
@@ -214,6 +216,12 @@ check "imds: exactly 3 credential fetches" [ "$(stat creds)" -eq 3 ]
 check "imds: one token per fetch" [ "$(stat token_put)" -eq 3 ]
 check "imds: no protocol errors" [ "$(stat bad)" -eq 0 ]
 check "imds: refresh logged without secrets" no_secret_in_stderr
+
+new_scenario ok
+probe "--threads 16" "${IMDS[@]}"
+check "imds: 16 threads at once get consistent credentials" grep -q '^threads ok$' "$WORK/out"
+check "imds: one refresh at a time (create + 2 fetches, not 16)" [ "$(stat creds)" -eq 3 ]
+check "imds: threads: no protocol errors" [ "$(stat bad)" -eq 0 ]
 
 new_scenario fail
 probe 2 "${IMDS[@]}"
