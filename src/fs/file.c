@@ -38,12 +38,12 @@
  * f->rd_mu guards the lazily opened reader handle. Order: mu, rw, rd_mu.
  *
  * Memory. Upload buffers are reserved from one budget per process (one mount
- * per process). os_upload holds at most (max_inflight + 1) parts. A
- * streaming upload starts only if part_size * (upload_parallel + 1) fits in
- * ctx->upload_mem, else the file is uploaded at flush; a flush takes as many
- * parts of parallelism as fit, at least one (so it never waits for another
- * file's stream to end: the budget can be exceeded by two parts per
- * concurrent flush). upload_mem == 0 means no shared limit.
+ * per process). os_upload holds at most (max_inflight + 1) parts, so a file
+ * uploads with up to upload_parallel + 1 parts of memory. A streaming upload
+ * takes as many as fit, and does not start when fewer than 2 fit (the file is
+ * then uploaded at flush); a flush takes as many as fit but at least 2, so it
+ * never waits for another file's stream to end (the budget can be exceeded by
+ * 2 parts per concurrent flush). upload_mem == 0 means no shared limit.
  */
 #include "config.h"
 
@@ -96,30 +96,17 @@ struct fs_file {
 static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t budget_used;	/* protected by budget_mu */
 
-/* Reserves want bytes if they fit in limit (0 = unlimited). */
-static bool budget_try(uint64_t limit, uint64_t want)
+/* Reserves n parts of memory, min <= n <= max: as many as fit in limit
+ * (0 = no limit), but min even when they do not fit. Returns n. */
+static int budget_take(uint64_t limit, size_t part, int min, int max)
 {
-	bool ok;
+	int n = 0;
 
 	pthread_mutex_lock(&budget_mu);
-	ok = limit == 0 || budget_used + want <= limit;
-	if (ok)
-		budget_used += want;
-	pthread_mutex_unlock(&budget_mu);
-	return ok;
-}
-
-/* Reserves between 2 and max parts, as many as fit; returns the count. */
-static int budget_parts(uint64_t limit, size_t part, int max)
-{
-	int n = 2;
-
-	pthread_mutex_lock(&budget_mu);
-	if (limit == 0)
-		n = max;
-	else
-		while (n < max && budget_used + (uint64_t)(n + 1) * part <= limit)
-			n++;
+	while (n < max && (limit == 0 || budget_used + (uint64_t)(n + 1) * part <= limit))
+		n++;
+	if (n < min)
+		n = min;
 	budget_used += (uint64_t)n * part;
 	pthread_mutex_unlock(&budget_mu);
 	return n;
@@ -376,21 +363,21 @@ static void stream_end(struct fs_file *f)
 static void stream_maybe_start(struct fs_file *f, uint64_t off)
 {
 	const struct file_ctx *c = f->ctx;
-	struct os_upload_opts o = { c->part_size, parallel(c) };
-	uint64_t want = (uint64_t)c->part_size * (uint64_t)(parallel(c) + 1);
+	struct os_upload_opts o = { c->part_size, 0 };
+	int n;
 
 	if (f->up || off != 0 || f->size != 0 || f->src_limit != 0)
 		return;
-	if (!budget_try(c->upload_mem, want))
-		return;
-	if (os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
+	n = budget_take(c->upload_mem, c->part_size, 0, parallel(c) + 1);
+	f->up_budget = (uint64_t)n * c->part_size;
+	o.max_inflight = n - 1;	/* os_upload holds up to max_inflight + 1 parts */
+	if (n < 2 || os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
 	    os_upload_create(c->store, f->key, &f->up_meta, &o, &f->up) != 0) {
 		os_meta_release(&f->up_meta);
 		f->up = NULL;
-		budget_release(want);
-		return;
+		budget_release(f->up_budget);
+		f->up_budget = 0;
 	}
-	f->up_budget = want;
 }
 
 /* Copies granule g from the object into the staging file, unless it is
@@ -624,8 +611,7 @@ static int upload_contents(struct fs_file *f, const struct os_meta *meta,
 
 	if (!(buf = malloc(COPY_CHUNK)))
 		return ENOMEM;
-	/* os_upload holds up to max_inflight + 1 parts */
-	o.max_inflight = budget_parts(c->upload_mem, c->part_size, parallel(c) + 1) - 1;
+	o.max_inflight = budget_take(c->upload_mem, c->part_size, 2, parallel(c) + 1) - 1;
 	reserved = (uint64_t)(o.max_inflight + 1) * c->part_size;
 	err = os_upload_create(c->store, f->key, meta, &o, &up);
 	if (err)
