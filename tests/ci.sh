@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/ci.sh - the whole CI flow, from a fresh clone on Debian 12, as root:
 #   deps (tests/install-deps.sh --tests) -> ./autogen.sh -> configure --enable-werror
-#   in build/ (out of tree) -> make -k -j2 (programs and unit tests) -> start radosgw
+#   in build/ (out of tree) -> make -k -j2, then make -k -j2 check-programs -> start radosgw
 #   and Slurm -> make check-run (tests/run)
 # and ends with the suite's closing line "N passed, N failed[, N skipped]". Exits
 # non-zero when any phase or any test fails; a build failure still runs the suite (the
@@ -87,8 +87,16 @@ CONF_ARGS=(--enable-werror)
 phase configure sh -c 'cd "$1" && shift && "$@"' - "$BUILD" "$ROOT/configure" -q "${CONF_ARGS[@]}" || exit
 # -k: a module that does not build must not hide the other modules' test results;
 # the runner fails each declared unit test that was not built, and the run fails.
+# Two make runs, one after the other: `all` recurses into a sub-make, so building it and
+# check-programs in one parallel run would compile shared objects twice at once.
+build() {
+	local rc=0
+	make -C "$BUILD" -k -j2 all || rc=$?
+	make -C "$BUILD" -k -j2 check-programs || rc=$?
+	return $rc
+}
 build_rc=0
-phase build make -C "$BUILD" -k -j2 all check-programs || build_rc=$?
+phase build build || build_rc=$?
 
 RGW_PORT=${RGW_PORT:-$(free_port 7480)}
 MON_PORT=${MON_PORT:-$(free_port 40789)}
