@@ -37,7 +37,7 @@ say() { echo "ci: $*"; }
 # phase NAME CMD...: run CMD, record and print how long it took; returns CMD's status.
 phase() {
 	local name=$1 t0 rc=0; shift
-	say "=== $name: $*"
+	say "=== $name"
 	t0=$(date +%s)
 	"$@" || rc=$?
 	PHASES+=("$(printf '%-10s %5ss%s' "$name" $(($(date +%s) - t0)) "$([ $rc = 0 ] || echo "  FAILED (exit $rc)")")")
@@ -84,7 +84,8 @@ phase autogen ./autogen.sh || exit
 mkdir -p "$BUILD"
 CONF_ARGS=(--enable-werror)
 [ "${LITHFS_CI_SANITIZE:-0}" = 1 ] && CONF_ARGS+=(--enable-sanitize)
-phase configure sh -c 'cd "$1" && shift && "$@"' - "$BUILD" "$ROOT/configure" -q "${CONF_ARGS[@]}" || exit
+configure_build() { (cd "$BUILD" && "$ROOT/configure" -q "${CONF_ARGS[@]}"); }
+phase configure configure_build || exit
 # -k: a module that does not build must not hide the other modules' test results;
 # the runner fails each declared unit test that was not built, and the run fails.
 # Two make runs, one after the other: `all` recurses into a sub-make, so building it and
