@@ -119,13 +119,14 @@ static int sys_err(const char *op, const char *key, int e)
 {
 	switch (e) {
 	case ENOENT:
-	case EACCES:
 	case EEXIST:
 	case ENOMEM:
 	case ENAMETOOLONG:
 	case EINVAL:
 		return e;
+	case EACCES:
 	case EPERM:
+		log_msg(LOG_ERR, "local store: %s %s: %s", op, key, strerror(e));
 		return EACCES;
 	default:
 		log_msg(LOG_ERR, "local store: %s %s: %s", op, key, strerror(e));
@@ -661,6 +662,7 @@ static void obj_close(struct lobj *o)
 	attr_release(&o->attr);
 }
 
+/* The directory of marker key k. */
 static int marker_open(struct local_store *ls, const struct lkey *k, struct lobj *o)
 {
 	int fd, err;
@@ -670,53 +672,56 @@ static int marker_open(struct local_store *ls, const struct lkey *k, struct lobj
 		return err == EEXIST ? ENOENT : err;
 	err = attr_load(ls, k->key, fd, &o->attr);
 	close(fd);
-	if (!err && !o->attr.marker)
-		err = ENOENT;
 	if (err)
-		return err;
+		return sys_err("read attributes", k->key, err);
+	if (!o->attr.marker)
+		return ENOENT;
 	o->mtime_ns = o->attr.marker_mtime_ns;
 	memcpy(o->etag, MD5_EMPTY, sizeof(MD5_EMPTY));
 	return 0;
 }
 
-static int obj_open(struct local_store *ls, const struct lkey *k, struct lobj *o)
+/* The file of key k: only a regular file is an object. */
+static int file_open(struct local_store *ls, const struct lkey *k, struct lobj *o)
 {
 	struct stat st;
 	int dfd, err;
 
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	if (k->marker)
-		err = marker_open(ls, k, o);
-	else
-		err = dir_open(ls, k->path, k->dirlen, false, &dfd);
-	if (err || k->marker)
-		goto out;
+	err = dir_open(ls, k->path, k->dirlen, false, &dfd);
+	if (err)
+		return err == EEXIST ? ENOENT : err;
 	o->fd = openat(dfd, k->base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	err = o->fd < 0 ? errno : 0;
 	close(dfd);
-	if (err == ELOOP || err == ENOTDIR)
-		err = ENOENT;
+	if (err == ELOOP || err == ENOTDIR || err == ENXIO)
+		return ENOENT;
 	if (!err && fstat(o->fd, &st) < 0)
 		err = errno;
 	if (!err && !S_ISREG(st.st_mode))
-		err = ENOENT;
+		return ENOENT;
 	if (!err)
 		err = attr_load(ls, k->key, o->fd, &o->attr);
-	if (!err) {
-		o->size = (uint64_t)st.st_size;
-		o->mtime_ns = ts_ns(&st.st_mtim);
-		file_etag(&o->attr, &st, o->etag);
-	}
-out:
-	if (err == EEXIST)
-		err = ENOENT;
+	if (err)
+		return sys_err("open", k->key, err);
+	o->size = (uint64_t)st.st_size;
+	o->mtime_ns = ts_ns(&st.st_mtim);
+	file_etag(&o->attr, &st, o->etag);
+	return 0;
+}
+
+/* Opens key k for reading. On error o holds nothing. */
+static int obj_open(struct local_store *ls, const struct lkey *k, struct lobj *o)
+{
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	err = k->marker ? marker_open(ls, k, o) : file_open(ls, k, o);
 	if (err) {
 		obj_close(o);
 		o->fd = -1;
-		return err == ENOENT ? err : sys_err("open", k->key, err);
 	}
-	return 0;
+	return err;
 }
 
 /* Reads [off, off+len) of fd in chunks and hands each to fn. A file that got
