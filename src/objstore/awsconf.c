@@ -8,16 +8,17 @@
  *   3. profile_load(): one profile's keys out of both files
  *   4. awsconf_resolve(): endpoint, region, addressing
  *   5. static credentials: passwd file, environment, profile
- *   6. temporary credentials over HTTP: ECS container endpoint, EC2 IMDSv2,
- *      with the little JSON and ISO 8601 parsing their replies need
- *   7. the provider: chain at creation, refresh in creds_get()
+ *   6. the provider: chain at creation, refresh in creds_get()
+ * The temporary credentials of the ECS container endpoint and EC2 IMDSv2 are
+ * fetched by awsmeta.c (awsconf_impl.h).
  *
  * The provider state machine: creds_provider_create() walks the chain once
- * and fixes the kind (STATIC, ECS or IMDS). STATIC credentials never change.
- * ECS/IMDS credentials carry an expiry; creds_get() refetches them, holding
- * p->lock, once they expire within REFRESH_EARLY_S. A failed refresh keeps the
- * old credentials while they are still valid and waits RETRY_AFTER_S before
- * the next attempt, so many threads do not queue behind a dead endpoint.
+ * and keeps either static credentials (p->meta == NULL), which never change,
+ * or a metadata service (p->meta), whose credentials carry an expiry:
+ * creds_get() refetches them, holding p->lock, once they expire within
+ * REFRESH_EARLY_S. A failed refresh keeps the old credentials while they are
+ * still valid and waits RETRY_AFTER_S before the next attempt, so many
+ * threads do not queue behind a dead endpoint.
  *
  * Secrets (secret keys, session tokens, container authorization tokens) never
  * reach a log line or an error message, and buffers that held them are wiped
@@ -25,9 +26,9 @@
  */
 #include "config.h"
 #include "objstore/awsconf.h"
+#include "objstore/awsconf_impl.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,15 +47,8 @@
 #define DEFAULT_REGION "us-east-1"
 #define DEFAULT_PROFILE "default"
 #define FILE_MAX (1 << 20)		/* larger config/passwd files are refused */
-#define HTTP_BODY_MAX (64 << 10)	/* larger metadata replies are refused */
 #define REFRESH_EARLY_S 300		/* refresh this long before expiry */
 #define RETRY_AFTER_S 10		/* after a failed refresh */
-#define META_CONNECT_MS 1000		/* IMDS / ECS: a non-EC2 host falls through fast */
-#define META_TIMEOUT_MS 5000
-#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
-#define IMDS_IPV6_ENDPOINT "http://[fd00:ec2::254]"
-#define IMDS_TOKEN_TTL "21600"
-#define ECS_HOST "http://169.254.170.2"
 
 #define NO_CREDS_MSG "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, " \
 	"a profile in ~/.aws/credentials, -o passwd_file=, or -o no_sign for public buckets)"
@@ -62,7 +56,7 @@
 /* ---------------------------------------------------------------- helpers */
 
 /* An environment variable, with "set but empty" treated as unset. */
-static const char *env_get(const char *name)
+const char *awsconf_env(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -78,7 +72,7 @@ static void free_secret(char *s)
 	}
 }
 
-static void buf_release_secret(struct buf *b)
+void awsconf_buf_wipe(struct buf *b)
 {
 	if (b->data)
 		explicit_bzero(b->data, b->cap);
@@ -97,7 +91,7 @@ static int set_str(char **dst, const char *src)
 	return 0;
 }
 
-static char *trim(char *s)
+char *awsconf_trim(char *s)
 {
 	size_t n;
 
@@ -113,8 +107,8 @@ static char *trim(char *s)
  * Caller frees; NULL on ENOMEM or when no home directory is known. */
 static char *aws_file_path(const char *var, const char *name)
 {
-	const char *path = env_get(var);
-	const char *home = env_get("HOME");
+	const char *path = awsconf_env(var);
+	const char *home = awsconf_env("HOME");
 	struct buf b = BUF_INIT;
 
 	if (!home) {
@@ -137,7 +131,7 @@ static char *aws_file_path(const char *var, const char *name)
 /* Reads a whole regular file into out and returns its mode bits in *mode.
  * 0, or the errno of open/read (ENOENT when missing), EFBIG, EINVAL (not a
  * regular file). */
-static int read_file(const char *path, struct buf *out, mode_t *mode)
+int awsconf_read_file(const char *path, struct buf *out, mode_t *mode)
 {
 	struct stat st;
 	char chunk[4096];
@@ -202,20 +196,20 @@ static void cut_inline_comment(char *s)
 static int ini_line(struct ini_state *st, char *line)
 {
 	bool indented = isspace((unsigned char)line[0]);
-	char *p = trim(line);
+	char *p = awsconf_trim(line);
 	char *eq, *key, *value;
 
 	if (*p == '\0' || *p == '#' || *p == ';')
 		return 0;
 	cut_inline_comment(p);
-	p = trim(p);
+	p = awsconf_trim(p);
 	if (*p == '[') {
 		size_t n = strlen(p);
 
 		if (n < 3 || p[n - 1] != ']')
 			return EINVAL;
 		p[n - 1] = '\0';
-		st->section = trim(p + 1);
+		st->section = awsconf_trim(p + 1);
 		st->sub = NULL;
 		return *st->section ? 0 : EINVAL;
 	}
@@ -223,8 +217,8 @@ static int ini_line(struct ini_state *st, char *line)
 	if (!st->section || !eq)
 		return EINVAL;
 	*eq = '\0';
-	key = trim(p);
-	value = trim(eq + 1);
+	key = awsconf_trim(p);
+	value = awsconf_trim(eq + 1);
 	if (!*key)
 		return EINVAL;
 	for (char *k = key; *k; k++)
@@ -373,7 +367,7 @@ static int profile_parse_file(const char *path, struct profile_ctx *ctx, mode_t 
 	struct buf text = BUF_INIT;
 	int rc, line = 0;
 
-	rc = read_file(path, &text, mode);
+	rc = awsconf_read_file(path, &text, mode);
 	if (rc == ENOENT) {
 		rc = 0;
 		goto out_release;
@@ -389,7 +383,7 @@ static int profile_parse_file(const char *path, struct profile_ctx *ctx, mode_t 
 	else if (rc)
 		snprintf(err, errlen, "cannot parse %s: %s", path, strerror(rc));
 out_release:
-	buf_release_secret(&text);
+	awsconf_buf_wipe(&text);
 	return rc;
 }
 
@@ -542,8 +536,8 @@ static const char *first_of(const char *a, const char *b, const char *c, const c
 static int resolve_endpoint(struct awsconf *out, const struct os_config *cfg,
 			    const struct aws_profile *prof, char *err, size_t errlen)
 {
-	const char *ignore = env_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	const char *url = first_of(env_get("AWS_ENDPOINT_URL_S3"), env_get("AWS_ENDPOINT_URL"),
+	const char *ignore = awsconf_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *url = first_of(awsconf_env("AWS_ENDPOINT_URL_S3"), awsconf_env("AWS_ENDPOINT_URL"),
 				   prof->s3_endpoint_url, prof->endpoint_url);
 	char aws[128];
 
@@ -564,7 +558,7 @@ static int resolve_endpoint(struct awsconf *out, const struct os_config *cfg,
 int awsconf_resolve(const struct os_config *cfg, struct awsconf *out, char *err,
 		    size_t errlen)
 {
-	const char *profile = first_of(cfg->profile, env_get("AWS_PROFILE"), NULL, NULL);
+	const char *profile = first_of(cfg->profile, awsconf_env("AWS_PROFILE"), NULL, NULL);
 	struct aws_profile prof;
 	enum os_addressing addr = cfg->addressing;
 	int rc;
@@ -583,8 +577,8 @@ int awsconf_resolve(const struct os_config *cfg, struct awsconf *out, char *err,
 		goto out_release;
 	}
 	out->profile = strdup(profile ? profile : DEFAULT_PROFILE);
-	out->region = strdup(first_of(cfg->region, env_get("AWS_REGION"),
-				      env_get("AWS_DEFAULT_REGION"),
+	out->region = strdup(first_of(cfg->region, awsconf_env("AWS_REGION"),
+				      awsconf_env("AWS_DEFAULT_REGION"),
 				      prof.region ? prof.region : DEFAULT_REGION));
 	if (!out->profile || !out->region) {
 		snprintf(err, errlen, "out of memory");
@@ -620,13 +614,9 @@ void awsconf_release(struct awsconf *c)
 
 /* ------------------------------------------------------ static credentials */
 
-enum creds_kind { CREDS_STATIC, CREDS_ECS, CREDS_IMDS };
-
 struct creds_provider {
-	enum creds_kind kind;
 	char *source;		/* owned; for log lines, never a secret */
-	char *url;		/* ECS: credentials URL; IMDS: endpoint base */
-	char *ca_file;		/* owned; NULL = system CAs */
+	struct awsmeta *meta;	/* owned; NULL: static credentials */
 	pthread_mutex_t lock;
 	struct s3_creds creds;	/* protected by lock */
 	int64_t retry_at;	/* protected by lock: no refresh before this */
@@ -690,7 +680,7 @@ static int passwd_pick(struct creds_provider *p, char *text, const char *path,
 		if (next)
 			*next++ = '\0';
 		lineno++;
-		line = trim(line);
+		line = awsconf_trim(line);
 		if (!*line || *line == '#')
 			continue;
 		if (!passwd_split(line, &b, &access, &secret)) {
@@ -719,7 +709,7 @@ static int creds_from_passwd(struct creds_provider *p, const char *path, const c
 	mode_t mode = 0;
 	int rc;
 
-	rc = read_file(path, &text, &mode);
+	rc = awsconf_read_file(path, &text, &mode);
 	if (rc) {
 		snprintf(err, errlen, "cannot read passwd file %s: %s", path, strerror(rc));
 		rc = EACCES;
@@ -733,16 +723,16 @@ static int creds_from_passwd(struct creds_provider *p, const char *path, const c
 	}
 	rc = passwd_pick(p, text.data, path, bucket, err, errlen);
 out_release:
-	buf_release_secret(&text);
+	awsconf_buf_wipe(&text);
 	return rc;
 }
 
 /* 0, ENOENT (no keys in the environment) or EACCES. */
 static int creds_from_env(struct creds_provider *p, char *err, size_t errlen)
 {
-	const char *access = env_get("AWS_ACCESS_KEY_ID");
-	const char *secret = env_get("AWS_SECRET_ACCESS_KEY");
-	const char *token = first_of(env_get("AWS_SESSION_TOKEN"), env_get("AWS_SECURITY_TOKEN"),
+	const char *access = awsconf_env("AWS_ACCESS_KEY_ID");
+	const char *secret = awsconf_env("AWS_SECRET_ACCESS_KEY");
+	const char *token = first_of(awsconf_env("AWS_SESSION_TOKEN"), awsconf_env("AWS_SECURITY_TOKEN"),
 				     NULL, NULL);
 
 	if (!access && !secret)
@@ -794,599 +784,25 @@ out_release:
 	return rc;
 }
 
-/* ------------------------------------------------------- HTTP credentials */
-
-struct http_reply {
-	struct buf body;
-	long status;
-	bool too_big;
-};
-
-static size_t http_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct http_reply *r = arg;
-
-	if (r->body.len + size * n > HTTP_BODY_MAX) {
-		r->too_big = true;
-		return 0;
-	}
-	return buf_append(&r->body, data, size * n) ? 0 : size * n;
-}
-
-/* One request with the short metadata timeouts and no proxy. put: a PUT
- * with an empty body instead of a GET. 0 with r->status set, or EIO
- * (transport failure, message in err). */
-static int http_call(const struct creds_provider *p, const char *url, bool put,
-		     struct curl_slist *headers, struct http_reply *r, char *err, size_t errlen)
-{
-	CURL *h = curl_easy_init();
-	CURLcode cc;
-
-	if (!h || buf_append(&r->body, "", 0)) {	/* body.data is never NULL */
-		curl_easy_cleanup(h);
-		snprintf(err, errlen, "cannot create an HTTP handle");
-		return EIO;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)META_CONNECT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)META_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	if (p->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
-	if (put) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	cc = curl_easy_perform(h);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(h);
-	if (r->too_big) {
-		snprintf(err, errlen, "reply from %s is larger than %d bytes", url, HTTP_BODY_MAX);
-		return EIO;
-	}
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
-		return EIO;
-	}
-	return 0;
-}
-
-/* --- JSON: just enough to read one flat object of strings --- */
-
-struct json {
-	const char *p;
-	int depth;
-};
-
-#define JSON_DEPTH_MAX 16
-
-static void json_ws(struct json *j)
-{
-	while (isspace((unsigned char)*j->p))
-		j->p++;
-}
-
-static int json_utf8(struct buf *out, unsigned cp)
-{
-	char u[3];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	}
-	return out ? buf_append(out, u, n) : 0;
-}
-
-/* A string at j->p, decoded into out (out may be NULL to skip it). 0 or
- * EINVAL; surrogate pairs are refused (never in credentials). */
-static int json_string(struct json *j, struct buf *out)
-{
-	static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
-
-	if (*j->p++ != '"')
-		return EINVAL;
-	while (*j->p != '"') {
-		unsigned char c = (unsigned char)*j->p++;
-		const char *e;
-		unsigned cp;
-
-		if (c < 0x20)
-			return EINVAL;
-		if (c != '\\') {
-			if (out && buf_append(out, &c, 1))
-				return ENOMEM;
-			continue;
-		}
-		c = (unsigned char)*j->p++;
-		if (c == 'u') {
-			char hex[5] = { 0 };
-
-			memcpy(hex, j->p, strnlen(j->p, 4));
-			if (strspn(hex, "0123456789abcdefABCDEF") != 4)
-				return EINVAL;
-			cp = (unsigned)strtoul(hex, NULL, 16);
-			if (cp >= 0xd800 && cp < 0xe000)
-				return EINVAL;	/* surrogates: never in credentials */
-			j->p += 4;
-			if (json_utf8(out, cp))
-				return ENOMEM;
-		} else if (c && (e = strchr(esc_in, c))) {
-			if (out && buf_append(out, &esc_out[e - esc_in], 1))
-				return ENOMEM;
-		} else {
-			return EINVAL;
-		}
-	}
-	j->p++;
-	return 0;
-}
-
-static int json_skip(struct json *j);
-
-/* Skips an object or array at j->p (the opening bracket). */
-static int json_skip_container(struct json *j, char close)
-{
-	bool object = close == '}';
-	int rc;
-
-	if (++j->depth > JSON_DEPTH_MAX)
-		return EINVAL;
-	j->p++;
-	json_ws(j);
-	if (*j->p == close)
-		goto out_close;
-	for (;;) {
-		if (object) {
-			json_ws(j);
-			rc = json_string(j, NULL);
-			json_ws(j);
-			if (rc || *j->p++ != ':')
-				return EINVAL;
-		}
-		rc = json_skip(j);
-		if (rc)
-			return rc;
-		json_ws(j);
-		if (*j->p == close)
-			break;
-		if (*j->p++ != ',')
-			return EINVAL;
-	}
-out_close:
-	j->p++;
-	j->depth--;
-	return 0;
-}
-
-/* Skips any value at j->p. */
-static int json_skip(struct json *j)
-{
-	json_ws(j);
-	switch (*j->p) {
-	case '"':
-		return json_string(j, NULL);
-	case '{':
-		return json_skip_container(j, '}');
-	case '[':
-		return json_skip_container(j, ']');
-	}
-	if (strncmp(j->p, "true", 4) == 0 || strncmp(j->p, "null", 4) == 0) {
-		j->p += 4;
-	} else if (strncmp(j->p, "false", 5) == 0) {
-		j->p += 5;
-	} else {
-		size_t n = strspn(j->p, "+-0123456789.eE");
-
-		if (n == 0)
-			return EINVAL;
-		j->p += n;
-	}
-	return 0;
-}
-
-/* The fields of a credentials reply (ECS and IMDS use the same names). */
-enum { F_ACCESS, F_SECRET, F_TOKEN, F_EXPIRATION, F_CODE, F_COUNT };
-static const char *const json_fields[F_COUNT] = {
-	"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "Code",
-};
-
-static int json_field(struct json *j, struct buf *fields)
-{
-	struct buf key = BUF_INIT;
-	int rc, f;
-
-	json_ws(j);
-	rc = json_string(j, &key);
-	json_ws(j);
-	if (rc || *j->p++ != ':') {
-		buf_release(&key);
-		return rc ? rc : EINVAL;
-	}
-	json_ws(j);
-	for (f = 0; f < F_COUNT; f++)
-		if (key.data && strcmp(key.data, json_fields[f]) == 0 && *j->p == '"')
-			break;
-	buf_release(&key);
-	if (f == F_COUNT)
-		return json_skip(j);
-	buf_reset(&fields[f]);
-	return json_string(j, &fields[f]);
-}
-
-/* Parses {"Name": value, ...} keeping the fields above. 0 or EINVAL. */
-static int json_parse_fields(const char *text, struct buf fields[F_COUNT])
-{
-	struct json j = { text, 0 };
-	int rc;
-
-	json_ws(&j);
-	if (*j.p++ != '{')
-		return EINVAL;
-	json_ws(&j);
-	if (*j.p == '}')
-		return EINVAL;	/* no fields: certainly no credentials */
-	do {
-		rc = json_field(&j, fields);
-		if (rc)
-			return rc;
-		json_ws(&j);
-	} while (*j.p++ == ',');
-	if (j.p[-1] != '}')
-		return EINVAL;
-	json_ws(&j);
-	return *j.p ? EINVAL : 0;
-}
-
-/* "2026-11-30T12:00:00Z", optional fraction, "Z" or a +hh:mm offset. */
-static int parse_iso8601(const char *s, int64_t *out)
-{
-	struct tm tm = { 0 };
-	int n = 0, off_h = 0, off_m = 0, sign = 1;
-	time_t t;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0)
-		return EINVAL;
-	s += n;
-	if (*s == '.')
-		s += 1 + strspn(s + 1, "0123456789");
-	if (*s == '+' || *s == '-') {
-		sign = *s == '-' ? -1 : 1;
-		if (sscanf(s + 1, "%2d:%2d%n", &off_h, &off_m, &n) != 2)
-			return EINVAL;
-		s += 1 + n;
-	} else if (*s == 'Z' || *s == 'z') {
-		s++;
-	}
-	if (*s || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return EINVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return EINVAL;
-	*out = (int64_t)t - sign * (off_h * 3600 + off_m * 60);
-	return 0;
-}
-
-/* Turns a credentials reply into out. 0 or EACCES with a message that names
- * `what` (never a secret). */
-static int creds_from_json(const char *text, const char *what, struct s3_creds *out,
-			   char *err, size_t errlen)
-{
-	struct buf f[F_COUNT] = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
-	int rc = EACCES;
-
-	if (json_parse_fields(text, f)) {
-		snprintf(err, errlen, "%s: the reply is not the expected JSON object", what);
-		goto out_release;
-	}
-	if (f[F_CODE].data && strcmp(f[F_CODE].data, "Success") != 0) {
-		snprintf(err, errlen, "%s: Code is '%.64s', not 'Success'", what, f[F_CODE].data);
-		goto out_release;
-	}
-	if (!f[F_ACCESS].len || !f[F_SECRET].len) {
-		snprintf(err, errlen, "%s: the reply has no AccessKeyId/SecretAccessKey", what);
-		goto out_release;
-	}
-	if (f[F_EXPIRATION].data && parse_iso8601(f[F_EXPIRATION].data, &out->expires)) {
-		snprintf(err, errlen, "%s: cannot parse Expiration '%.40s'", what,
-			 f[F_EXPIRATION].data);
-		goto out_release;
-	}
-	out->access_key = buf_detach(&f[F_ACCESS]);
-	out->secret_key = buf_detach(&f[F_SECRET]);
-	out->session_token = f[F_TOKEN].len ? buf_detach(&f[F_TOKEN]) : NULL;
-	rc = out->access_key && out->secret_key ? 0 : ENOMEM;
-	if (rc)
-		s3_creds_release(out);
-out_release:
-	for (int i = 0; i < F_COUNT; i++)
-		buf_release_secret(&f[i]);
-	return rc;
-}
-
-/* --- ECS container credentials --- */
-
-/* FULL_URI over plain http is only trusted on loopback and the ECS/EKS
- * agent addresses, as in the AWS SDKs. */
-static bool ecs_url_trusted(const char *url)
-{
-	static const char *const hosts[] = {
-		"localhost", "[::1]", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
-	};
-	const char *host = url + 7;
-	size_t n;
-
-	if (strncasecmp(url, "https://", 8) == 0)
-		return true;
-	if (strncasecmp(url, "http://", 7) != 0)
-		return false;
-	n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
-	if (n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n)
-		return true;
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-		if (strlen(hosts[i]) == n && strncasecmp(host, hosts[i], n) == 0)
-			return true;
-	return false;
-}
-
-/* The Authorization header value: the token file (re-read each time, it
- * rotates) beats the token variable. NULL token = no header. */
-static int ecs_auth_header(struct buf *hdr, char *err, size_t errlen)
-{
-	const char *file = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *token = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	struct buf text = BUF_INIT;
-	mode_t mode;
-	int rc = 0;
-
-	if (file) {
-		rc = read_file(file, &text, &mode);
-		if (rc) {
-			snprintf(err, errlen, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE "
-				 "%s: %s", file, strerror(rc));
-			rc = EACCES;
-			goto out_release;
-		}
-		token = trim(text.data);
-	}
-	if (!token)
-		goto out_release;
-	if (strpbrk(token, "\r\n")) {
-		snprintf(err, errlen, "the container authorization token contains a newline");
-		rc = EACCES;
-		goto out_release;
-	}
-	rc = buf_appendf(hdr, "Authorization: %s", token);
-out_release:
-	buf_release_secret(&text);
-	return rc;
-}
-
-static int ecs_fetch(struct creds_provider *p, struct s3_creds *out, char *err, size_t errlen)
-{
-	struct http_reply r = { BUF_INIT, 0, false };
-	struct buf auth = BUF_INIT;
-	struct curl_slist *headers = NULL;
-	int rc;
-
-	rc = ecs_auth_header(&auth, err, errlen);
-	if (rc)
-		goto out_release;
-	if (auth.len && !(headers = curl_slist_append(NULL, auth.data))) {
-		rc = ENOMEM;
-		goto out_release;
-	}
-	rc = http_call(p, p->url, false, headers, &r, err, errlen);
-	if (!rc && r.status != 200) {
-		snprintf(err, errlen, "container credentials endpoint %s answered HTTP %ld",
-			 p->url, r.status);
-		rc = EACCES;
-	}
-	if (!rc)
-		rc = creds_from_json(r.body.data, "container credentials", out, err, errlen);
-out_release:
-	if (headers) {
-		explicit_bzero(headers->data, strlen(headers->data));
-		curl_slist_free_all(headers);
-	}
-	buf_release_secret(&auth);
-	buf_release_secret(&r.body);
-	return rc;
-}
-
-/* Sets up p for ECS when the container variables are set: 0 (configured),
- * ENOENT (not in a container) or EACCES. */
-static int ecs_configure(struct creds_provider *p, char *err, size_t errlen)
-{
-	const char *rel = env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *full = env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	struct buf url = BUF_INIT;
-
-	if (!rel && !full)
-		return ENOENT;
-	if (!rel && !ecs_url_trusted(full)) {
-		snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https or a "
-			 "loopback/ECS/EKS address, not '%s'", full);
-		return EACCES;
-	}
-	if (rel ? buf_appendf(&url, "%s%s%s", ECS_HOST, *rel == '/' ? "" : "/", rel) :
-		  buf_append_str(&url, full))
-		return ENOMEM;
-	p->kind = CREDS_ECS;
-	free(p->url);
-	p->url = buf_detach(&url);
-	return p->url && !set_str(&p->source, "container credentials") ? 0 : ENOMEM;
-}
-
-/* --- EC2 instance metadata (IMDSv2) --- */
-
-/* GET path with the session token. 0 (HTTP 200), ENOENT (404), EACCES
- * (other status) or EIO (transport). */
-static int imds_get(struct creds_provider *p, const char *path, const char *token,
-		    struct buf *body, char *err, size_t errlen)
-{
-	struct http_reply r = { BUF_INIT, 0, false };
-	struct curl_slist *headers = NULL;
-	struct buf url = BUF_INIT, hdr = BUF_INIT;
-	int rc = ENOMEM;
-
-	if (buf_appendf(&url, "%s%s", p->url, path) ||
-	    buf_appendf(&hdr, "X-aws-ec2-metadata-token: %s", token) ||
-	    !(headers = curl_slist_append(NULL, hdr.data)))
-		goto out_release;
-	rc = http_call(p, url.data, false, headers, &r, err, errlen);
-	if (!rc && r.status != 200) {
-		snprintf(err, errlen, "instance metadata %s answered HTTP %ld", url.data, r.status);
-		rc = r.status == 404 ? ENOENT : EACCES;
-	}
-	if (!rc) {
-		*body = r.body;
-		buf_init(&r.body);
-	}
-out_release:
-	curl_slist_free_all(headers);
-	buf_release_secret(&hdr);
-	buf_release(&url);
-	buf_release_secret(&r.body);
-	return rc;
-}
-
-/* The session token: PUT /latest/api/token. 0, EIO (unreachable: not EC2)
- * or EACCES. */
-static int imds_token(struct creds_provider *p, struct buf *token, char *err, size_t errlen)
-{
-	struct http_reply r = { BUF_INIT, 0, false };
-	struct curl_slist *headers;
-	struct buf url = BUF_INIT;
-	int rc = ENOMEM;
-
-	headers = curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: "
-				    IMDS_TOKEN_TTL);
-	if (!headers || buf_appendf(&url, "%s/latest/api/token", p->url))
-		goto out_release;
-	rc = http_call(p, url.data, true, headers, &r, err, errlen);
-	if (!rc && (r.status != 200 || !r.body.len)) {
-		snprintf(err, errlen, "instance metadata token request answered HTTP %ld",
-			 r.status);
-		rc = EACCES;
-	}
-	if (!rc) {
-		*token = r.body;
-		buf_init(&r.body);
-	}
-out_release:
-	curl_slist_free_all(headers);
-	buf_release(&url);
-	buf_release_secret(&r.body);
-	return rc;
-}
-
-#define IMDS_CREDS_PATH "/latest/meta-data/iam/security-credentials/"
-
-static int imds_fetch(struct creds_provider *p, struct s3_creds *out, char *err,
-		      size_t errlen)
-{
-	struct buf token = BUF_INIT, roles = BUF_INIT, path = BUF_INIT, reply = BUF_INIT;
-	char *role;
-	int rc;
-
-	rc = imds_token(p, &token, err, errlen);
-	if (!rc)
-		rc = imds_get(p, IMDS_CREDS_PATH, trim(token.data), &roles, err, errlen);
-	if (rc == ENOENT)
-		snprintf(err, errlen, "no IAM role is attached to this EC2 instance");
-	if (rc)
-		goto out_release;
-	role = trim(roles.data);
-	role[strcspn(role, "\r\n")] = '\0';	/* the first role listed */
-	if (!*role || strchr(role, '/')) {
-		snprintf(err, errlen, "instance metadata lists no usable IAM role");
-		rc = ENOENT;
-		goto out_release;
-	}
-	rc = buf_appendf(&path, IMDS_CREDS_PATH "%s", role);
-	if (!rc)
-		rc = imds_get(p, path.data, trim(token.data), &reply, err, errlen);
-	if (!rc)
-		rc = creds_from_json(reply.data, "instance metadata", out, err, errlen);
-out_release:
-	buf_release_secret(&token);
-	buf_release(&roles);
-	buf_release(&path);
-	buf_release_secret(&reply);
-	return rc;
-}
-
-/* Sets up p for IMDS unless disabled: 0 or ENOENT. */
-static int imds_configure(struct creds_provider *p)
-{
-	const char *disabled = env_get("AWS_EC2_METADATA_DISABLED");
-	const char *url = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	const char *mode = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-	size_t n;
-
-	if (disabled && strcasecmp(disabled, "true") == 0)
-		return ENOENT;
-	if (!url && mode && strcasecmp(mode, "IPv6") == 0)
-		url = IMDS_IPV6_ENDPOINT;
-	if (!url)
-		url = IMDS_DEFAULT_ENDPOINT;
-	n = strlen(url);
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	free(p->url);
-	p->url = strndup(url, n);
-	p->kind = CREDS_IMDS;
-	return p->url && !set_str(&p->source, "instance metadata") ? 0 : ENOMEM;
-}
-
 /* ---------------------------------------------------------------- provider */
 
-/* Fetches fresh temporary credentials of an ECS/IMDS provider. */
-static int creds_fetch(struct creds_provider *p, struct s3_creds *out, char *err,
-		       size_t errlen)
+/* The metadata services as the last links of the chain: 0, ENOENT (none
+ * applies: no container variables, and not an EC2 instance with a role) or
+ * EACCES. */
+static int creds_from_meta(struct creds_provider *p, const char *ca_file, char *err,
+			   size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	return p->kind == CREDS_ECS ? ecs_fetch(p, out, err, errlen)
-				    : imds_fetch(p, out, err, errlen);
-}
+	int rc = awsmeta_create(ca_file, &p->meta, err, errlen);
 
-/* ECS or IMDS as the last links of the chain: 0, ENOENT or EACCES. */
-static int creds_from_http(struct creds_provider *p, char *err, size_t errlen)
-{
-	int rc = ecs_configure(p, err, errlen);
-
-	if (rc == ENOENT)
-		rc = imds_configure(p);
 	if (rc)
 		return rc;
-	rc = creds_fetch(p, &p->creds, err, errlen);
-	/* an unreachable metadata service just means "not on EC2" */
-	if (p->kind == CREDS_IMDS && (rc == EIO || rc == ENOENT)) {
-		log_msg(LOG_DEBUG, "no credentials from instance metadata: %s", err);
-		rc = ENOENT;
-	} else if (rc == EIO) {
+	rc = set_str(&p->source, awsmeta_name(p->meta));
+	if (!rc)
+		rc = awsmeta_fetch(p->meta, &p->creds, err, errlen);
+	if (rc == ENOENT)
+		log_msg(LOG_DEBUG, "no credentials from %s: %s", awsmeta_name(p->meta), err);
+	if (rc == EIO)
 		rc = EACCES;
-	}
 	return rc;
 }
 
@@ -1406,7 +822,7 @@ static int creds_find(struct creds_provider *p, const struct os_config *cfg,
 		rc = creds_from_profile(p, conf->profile ? conf->profile : DEFAULT_PROFILE,
 					err, errlen);
 	if (rc == ENOENT)
-		rc = creds_from_http(p, err, errlen);
+		rc = creds_from_meta(p, cfg->ca_file, err, errlen);
 	if (rc == ENOENT) {
 		snprintf(err, errlen, NO_CREDS_MSG);
 		rc = EACCES;
@@ -1425,11 +841,8 @@ int creds_provider_create(const struct os_config *cfg, const struct awsconf *con
 		snprintf(err, errlen, "out of memory");
 		return ENOMEM;
 	}
-	p->kind = CREDS_STATIC;
 	pthread_mutex_init(&p->lock, NULL);
-	rc = cfg->ca_file ? set_str(&p->ca_file, cfg->ca_file) : 0;
-	if (!rc)
-		rc = creds_find(p, cfg, conf, err, errlen);
+	rc = creds_find(p, cfg, conf, err, errlen);
 	if (rc == ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	if (rc) {
@@ -1449,12 +862,12 @@ static int creds_refresh_locked(struct creds_provider *p, int64_t now)
 	char err[512];
 	int rc;
 
-	if (p->kind == CREDS_STATIC || !p->creds.expires ||
+	if (!p->meta || !p->creds.expires ||
 	    now < p->creds.expires - REFRESH_EARLY_S)
 		return 0;
 	if (now < p->retry_at && now < p->creds.expires)
 		return 0;
-	rc = creds_fetch(p, &fresh, err, sizeof(err));
+	rc = awsmeta_fetch(p->meta, &fresh, err, sizeof(err));
 	if (rc) {
 		p->retry_at = now + RETRY_AFTER_S;
 		log_msg(LOG_WARNING, "cannot refresh AWS credentials from %s: %s", p->source, err);
@@ -1506,7 +919,6 @@ void creds_provider_destroy(struct creds_provider *p)
 	s3_creds_release(&p->creds);
 	pthread_mutex_destroy(&p->lock);
 	free(p->source);
-	free(p->url);
-	free(p->ca_file);
+	awsmeta_destroy(p->meta);
 	free(p);
 }
