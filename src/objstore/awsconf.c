@@ -760,10 +760,11 @@ static int creds_from_profile(struct creds_provider *p, const char *name, char *
 		goto out_release;
 	}
 	rc = ENOENT;
-	if (!prof.access_key && !prof.secret_key && prof.unsupported) {
+	if (prof.unsupported) {
+		/* the AWS tools would use it, even before keys in the same profile */
 		snprintf(err, errlen, "profile '%s' uses %s, which lithfs does not support: "
-			 "give it aws_access_key_id/aws_secret_access_key or use another "
-			 "profile", name, prof.unsupported);
+			 "use a profile with only aws_access_key_id/aws_secret_access_key",
+			 name, prof.unsupported);
 		rc = EACCES;
 	} else if (!prof.access_key != !prof.secret_key) {
 		snprintf(err, errlen, "profile '%s' has %s but no %s", name,

@@ -496,6 +496,9 @@ static void test_profile_credentials(void)
 	cfg.profile = "assume";
 	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
 	CHECK(strstr(err, "uses role_arn, which lithfs does not support") != NULL);
+	cfg.profile = "ssokeys";	/* refused even with keys: AWS would use SSO */
+	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
+	CHECK(strstr(err, "uses sso_session") != NULL);
 	cfg.profile = "halfkey";
 	CHECK_INT(creds(&cfg, &c, src, err), EACCES);
 	CHECK(strstr(err, "has aws_access_key_id but no aws_secret_access_key") != NULL);
