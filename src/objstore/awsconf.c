@@ -537,8 +537,9 @@ static int resolve_endpoint(struct awsconf *out, const struct os_config *cfg,
 			    const struct aws_profile *prof, char *err, size_t errlen)
 {
 	const char *ignore = awsconf_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	const char *url = first_of(awsconf_env("AWS_ENDPOINT_URL_S3"), awsconf_env("AWS_ENDPOINT_URL"),
-				   prof->s3_endpoint_url, prof->endpoint_url);
+	const char *url = first_of(awsconf_env("AWS_ENDPOINT_URL_S3"),
+				   awsconf_env("AWS_ENDPOINT_URL"), prof->s3_endpoint_url,
+				   prof->endpoint_url);
 	char aws[128];
 
 	/* the SDKs' switch to ignore endpoints from the environment and profile */
@@ -546,7 +547,6 @@ static int resolve_endpoint(struct awsconf *out, const struct os_config *cfg,
 		url = NULL;
 	if (cfg->endpoint)
 		url = cfg->endpoint;
-
 	if (!url) {
 		snprintf(aws, sizeof(aws), "https://s3.%s.amazonaws.com%s", out->region,
 			 strncmp(out->region, "cn-", 3) == 0 ? ".cn" : "");
