@@ -4,7 +4,8 @@
  * Grammar (see source.h):
  *   s3://BUCKET[/PREFIX]      BUCKET[:[/]PREFIX]      file:///DIR/BUCKET
  * Parsing never touches the network or the file system: it only checks the
- * syntax, so a typo is reported in one line before anything starts.
+ * syntax, so a typo is reported in one line before anything starts. Nothing
+ * is %-decoded: a file:// path and a prefix are taken as written.
  *
  * Invariants of a parsed struct os_source:
  *   - S3 bucket names follow the current AWS rules: 3-63 characters of
