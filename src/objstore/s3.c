@@ -45,6 +45,7 @@
 #define BASE_HEADERS 16			/* headers besides user metadata */
 #define META_PREFIX "x-amz-meta-"
 #define MPU_LIST_MAX_PAGES 10000	/* bounds the upload-list loop */
+#define OBJECT_CONTENT_TYPE "application/octet-stream"
 
 struct s3_store {
 	struct objstore base;		/* first: the objstore ops see this */
@@ -166,12 +167,15 @@ static void req_headerf(struct s3_req *rq, const char *name, const char *fmt, ..
 		req_header(rq, name, v);
 }
 
-/* User metadata as x-amz-meta-NAME headers (names are lower-case already). */
+/* User metadata as x-amz-meta-NAME headers (names are lower-case already),
+ * and the Content-Type every object gets: without it libcurl would label a
+ * POST (CreateMultipartUpload) as a form, and S3 keeps that type. */
 static void req_meta(struct s3_req *rq, const struct os_meta *meta)
 {
 	size_t i;
 	char *name;
 
+	req_header(rq, "content-type", OBJECT_CONTENT_TYPE);
 	for (i = 0; meta && i < meta->n; i++) {
 		name = NULL;
 		if (asprintf(&name, META_PREFIX "%s", meta->kv[i].name) < 0)
@@ -546,7 +550,8 @@ static int s3_copy(struct objstore *os, const char *src, const char *dst,
 	req_init(&rq, "copy", "PUT", dst, meta);
 	req_copy_source(&rq, s, src);
 	req_header(&rq, "x-amz-metadata-directive", meta ? "REPLACE" : "COPY");
-	req_meta(&rq, meta);
+	if (meta)
+		req_meta(&rq, meta);
 	rc = call_for_etag(s, &rq, etag_out);
 	req_release(&rq);
 	return rc;
