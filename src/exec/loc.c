@@ -218,6 +218,36 @@ int loc_rel_check(const char *rel)
 	return 0;
 }
 
+/* The absolute path spec names, following symlinks of its existing part. */
+char *loc_future_realpath(const char *spec)
+{
+	char *copy = strdup(spec), *real = NULL, *s;
+	size_t n;
+
+	if (!copy)
+		return NULL;
+	n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	real = realpath(copy, NULL);
+	if (!real && errno == ENOENT) {
+		char *slash = strrchr(copy, '/'), *parent;
+		const char *base = slash ? slash + 1 : copy;
+
+		if (slash == copy)
+			parent = strdup("/");
+		else
+			parent = slash ? strndup(copy, (size_t)(slash - copy)) : strdup(".");
+		s = parent ? loc_future_realpath(parent) : NULL;
+		if (s && asprintf(&real, "%s%s%s", s, strcmp(s, "/") ? "/" : "", base) < 0)
+			real = NULL;
+		free(s);
+		free(parent);
+	}
+	free(copy);
+	return real;
+}
+
 int loc_mkdirs(const char *path, size_t upto)
 {
 	char *p = strndup(path, upto);

@@ -53,6 +53,7 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 int loc_store_probe_mount(const char *path, char **source, char **key);
 
 /* Helpers for implementations. */
+char *loc_future_realpath(const char *spec);	/* realpath of a path to be */
 void loc_wfile_free(struct loc_wfile *w);
 
 #endif

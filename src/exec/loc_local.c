@@ -404,42 +404,12 @@ static int local_prepare_output(struct loc *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* The absolute path spec names, following symlinks of its existing part. */
-static char *future_realpath(const char *spec)
-{
-	char *copy = strdup(spec), *real = NULL, *s;
-	size_t n;
-
-	if (!copy)
-		return NULL;
-	n = strlen(copy);
-	while (n > 1 && copy[n - 1] == '/')
-		copy[--n] = '\0';
-	real = realpath(copy, NULL);
-	if (!real && errno == ENOENT) {
-		char *slash = strrchr(copy, '/'), *parent;
-		const char *base = slash ? slash + 1 : copy;
-
-		if (slash == copy)
-			parent = strdup("/");
-		else
-			parent = slash ? strndup(copy, (size_t)(slash - copy)) : strdup(".");
-		s = parent ? future_realpath(parent) : NULL;
-		if (s && asprintf(&real, "%s%s%s", s, strcmp(s, "/") ? "/" : "", base) < 0)
-			real = NULL;
-		free(s);
-		free(parent);
-	}
-	free(copy);
-	return real;
-}
-
 int loc_local_create(const char *spec, bool output, struct loc **out, char *err,
 		     size_t errlen)
 {
 	struct local *lo;
 	struct stat st;
-	char *real = output ? future_realpath(spec) : realpath(spec, NULL);
+	char *real = output ? loc_future_realpath(spec) : realpath(spec, NULL);
 	int e;
 
 	if (!real || (!output && stat(real, &st) != 0)) {

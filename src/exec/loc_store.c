@@ -1,21 +1,549 @@
 /*
- * loc_store.c - a location in an object store (placeholder until the store
- * implementation lands): URLs are refused, local paths are not on a mount.
+ * loc_store.c - a location in an object store: s3://BUCKET[/PREFIX] and
+ * file:///DIR/BUCKET URLs, and local paths that lie on a lithfs mount.
+ *
+ * A mount is recognised from /proc/self/mountinfo (fstype fuse.lithfs; the
+ * mount's source field is the canonical source string, see os_source_format),
+ * so mapdir talks to the bucket directly: one paged LIST instead of
+ * readdir + stat, ranged GETs through the shared LMDB block cache (struct rd)
+ * instead of FUSE reads. If the store cannot be opened from here (different
+ * credentials, say) mapdir falls back to plain file access through the mount.
+ *
+ * Inputs: every key under the prefix except "directory" markers (keys ending
+ * in '/'); when nothing is listed and the prefix names one object, that
+ * object alone. Outputs are staged in a local temporary file that the
+ * program writes, then uploaded by loc_publish with os_upload (multipart for
+ * big files, completed only then): a failed or killed task never leaves an
+ * object under the final key.
  */
 #include "config.h"
 #include "exec/loc_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/bcache.h"
+#include "cache/reader.h"
+#include "objstore/objstore.h"
+#include "objstore/source.h"
+#include "objstore/upload.h"
+#include "util/log.h"
+
+#define COPY_BUF (8 << 20)
+
+struct store {
+	struct loc base;
+	struct objstore *s;		/* owned */
+	struct bcache *cache;		/* owned, NULL when it cannot be opened */
+	struct rd *rd;			/* owned, created by the first open_input */
+	char *prefix;			/* owned: "" or ending in '/' */
+	char *single_key;		/* owned: IN named one object */
+};
+
+struct store_rfile {
+	struct loc_rfile base;
+	struct rd_file *f;
+};
+
+static const struct loc_ops store_ops;
+
+static char *key_of(const struct store *st, const char *rel)
+{
+	char *k;
+
+	if (asprintf(&k, "%s%s", st->prefix, rel) < 0)
+		return NULL;
+	return k;
+}
+
+/* ---- listing ---- */
+
+static int add_entry(struct loc_inputs *out, size_t *cap, const struct os_list_entry *e,
+		     const char *rel)
+{
+	struct loc_input *in;
+
+	if (out->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct loc_input *v = realloc(out->v, ncap * sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		out->v = v;
+		*cap = ncap;
+	}
+	in = &out->v[out->n];
+	memset(in, 0, sizeof(*in));
+	in->rel = strdup(rel);
+	if (!in->rel)
+		return ENOMEM;
+	in->size = e->size;
+	in->mtime_ns = e->mtime_ns;
+	snprintf(in->etag, sizeof(in->etag), "%s", e->etag);
+	out->n++;
+	return 0;
+}
+
+/* IN names one object (the prefix without its '/'). */
+static int list_single(struct store *st, struct loc_inputs *out, size_t *cap)
+{
+	struct os_list_entry e = { 0 };
+	struct os_stat os = { 0 };
+	size_t n = strlen(st->prefix);
+	const char *base;
+	int err;
+
+	if (n == 0)
+		return 0;
+	st->single_key = strndup(st->prefix, n - 1);
+	if (!st->single_key)
+		return ENOMEM;
+	err = os_head(st->s, st->single_key, &os);
+	if (err == ENOENT)
+		return 0;
+	if (err)
+		return err;
+	e.size = os.size;
+	e.mtime_ns = os.mtime_ns;
+	snprintf(e.etag, sizeof(e.etag), "%s", os.etag);
+	os_stat_release(&os);
+	base = strrchr(st->single_key, '/');
+	st->base.single_file = true;
+	return add_entry(out, cap, &e, base ? base + 1 : st->single_key);
+}
+
+static int store_list(struct loc *l, struct loc_inputs *out, char *err, size_t errlen)
+{
+	struct store *st = (struct store *)l;
+	size_t cap = 0, plen = strlen(st->prefix);
+	char *token = NULL;
+	int e = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	do {
+		struct os_list_page pg = { 0 };
+
+		e = os_list(st->s, st->prefix, NULL, token, 1000, &pg);
+		free(token);
+		token = NULL;
+		for (size_t i = 0; !e && i < pg.n_entries; i++) {
+			const char *key = pg.entries[i].key;
+			size_t klen = strlen(key);
+
+			if (klen > plen && key[klen - 1] != '/')
+				e = add_entry(out, &cap, &pg.entries[i], key + plen);
+		}
+		if (!e && pg.next_token && !(token = strdup(pg.next_token)))
+			e = ENOMEM;
+		os_list_page_release(&pg);
+	} while (!e && token);
+	if (!e && out->n == 0)
+		e = list_single(st, out, &cap);
+	if (e) {
+		snprintf(err, errlen, "cannot list %s: %s", l->name, strerror(e));
+		loc_inputs_release(out);
+	}
+	return e;
+}
+
+/* ---- reading ---- */
+
+/* The shared block cache; without it reads simply go to the store. */
+static void open_cache(struct store *st)
+{
+	char *dir = bc_default_dir(), err[256] = "";
+
+	if (dir && bc_open(dir, 0, &st->cache, err, sizeof(err)) != 0) {
+		log_msg(LOG_INFO, "reading without the block cache: %s", err);
+		st->cache = NULL;
+	}
+	free(dir);
+}
+
+static int store_open_input(struct loc *l, const struct loc_input *in, struct loc_rfile **out)
+{
+	struct store *st = (struct store *)l;
+	struct store_rfile *f;
+	char *key;
+	int e;
+
+	if (!st->rd) {
+		open_cache(st);
+		e = rd_create(st->s, st->cache, NULL, &st->rd);
+		if (e)
+			return e;
+	}
+	key = st->single_key ? strdup(st->single_key) : key_of(st, in->rel);
+	f = calloc(1, sizeof(*f));
+	if (!key || !f) {
+		free(key);
+		free(f);
+		return ENOMEM;
+	}
+	f->base.loc = l;
+	f->base.fd = -1;
+	e = rd_open(st->rd, key, in->etag, in->size, &f->f);
+	free(key);
+	if (e) {
+		free(f);
+		return e;
+	}
+	*out = &f->base;
+	return 0;
+}
+
+static int store_read(struct loc_rfile *rf, uint64_t off, void *buf, size_t len, size_t *got)
+{
+	return rd_read(((struct store_rfile *)rf)->f, buf, off, len, got);
+}
+
+static void store_close_input(struct loc_rfile *rf)
+{
+	rd_close(((struct store_rfile *)rf)->f);
+	free(rf);
+}
+
+/* ---- writing ---- */
+
+static int store_create(struct loc *l, const char *rel, struct loc_wfile **out)
+{
+	struct store *st = (struct store *)l;
+	struct loc_wfile *w = calloc(1, sizeof(*w));
+	const char *tmp = getenv("TMPDIR");
+	int e = ENOMEM;
+
+	if (!w)
+		return ENOMEM;
+	w->loc = l;
+	w->fd = -1;
+	w->rel = key_of(st, rel);
+	if (!w->rel || asprintf(&w->path, "%s/mapdir-out-XXXXXX", tmp ? tmp : "/tmp") < 0)
+		goto out_free;
+	w->fd = mkostemp(w->path, O_CLOEXEC);
+	if (w->fd < 0) {
+		e = errno;
+		goto out_free;
+	}
+	*out = w;
+	return 0;
+
+out_free:
+	free(w->rel);
+	free(w->path);
+	free(w);
+	return e;
+}
+
+static int upload_fd(struct store *st, const char *key, int fd)
+{
+	struct os_upload *u;
+	char *buf = malloc(COPY_BUF);
+	uint64_t off = 0;
+	int e = buf ? os_upload_create(st->s, key, NULL, NULL, &u) : ENOMEM;
+
+	if (e) {
+		free(buf);
+		return e;
+	}
+	for (;;) {
+		ssize_t r = pread(fd, buf, COPY_BUF, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			e = r < 0 ? errno : 0;
+			break;
+		}
+		e = os_upload_write(u, buf, (size_t)r);
+		if (e)
+			break;
+		off += (uint64_t)r;
+	}
+	free(buf);
+	if (e) {
+		os_upload_abort(u);
+		return e;
+	}
+	return os_upload_finish(u, NULL);
+}
+
+static int store_publish(struct loc_wfile *w)
+{
+	int e = upload_fd((struct store *)w->loc, w->rel, w->fd);
+
+	unlink(w->path);
+	return e;
+}
+
+static int to_upload(void *arg, const void *data, size_t len)
+{
+	return os_upload_write(arg, data, len);
+}
+
+/* Streams the parts through this host into one new object. */
+static int store_merge(struct loc *l, const char *rel, char *const *parts, size_t n)
+{
+	struct store *st = (struct store *)l;
+	char *key = key_of(st, rel);
+	struct os_upload *u;
+	int e = key ? os_upload_create(st->s, key, NULL, NULL, &u) : ENOMEM;
+
+	for (size_t i = 0; !e && i < n; i++) {
+		char *pk = key_of(st, parts[i]);
+
+		e = pk ? os_get(st->s, pk, 0, OS_RANGE_TO_END, NULL, to_upload, u) : ENOMEM;
+		free(pk);
+	}
+	if (key && e)
+		os_upload_abort(u);
+	else if (key)
+		e = os_upload_finish(u, NULL);
+	free(key);
+	return e;
+}
+
+static int store_remove(struct loc *l, const char *rel)
+{
+	char *key = key_of((struct store *)l, rel);
+	int e = key ? os_delete(((struct store *)l)->s, key) : ENOMEM;
+
+	free(key);
+	return e;
+}
+
+static int to_buf(void *arg, const void *data, size_t len)
+{
+	return buf_append(arg, data, len);
+}
+
+static int store_read_all(struct loc *l, const char *rel, struct buf *out)
+{
+	char *key = key_of((struct store *)l, rel);
+	int e = key ? os_get(((struct store *)l)->s, key, 0, OS_RANGE_TO_END, NULL, to_buf, out)
+		    : ENOMEM;
+
+	free(key);
+	return e;
+}
+
+/* The bucket answers and takes a write under the prefix. */
+static int store_prepare_output(struct loc *l, char *err, size_t errlen)
+{
+	struct store *st = (struct store *)l;
+	char *probe = NULL;
+	int e = os_check(st->s);
+
+	if (!e && asprintf(&probe, "%s.mapdir-probe-%ld", st->prefix, (long)getpid()) < 0)
+		e = ENOMEM;
+	if (!e)
+		e = os_put(st->s, probe, "", 0, NULL, NULL);
+	if (!e)
+		os_delete(st->s, probe);
+	free(probe);
+	if (e)
+		snprintf(err, errlen, "output %s is not writable: %s", l->name, strerror(e));
+	return e;
+}
+
+static void store_destroy(struct loc *l)
+{
+	struct store *st = (struct store *)l;
+
+	if (st->rd)
+		rd_destroy(st->rd);
+	if (st->cache)
+		bc_close(st->cache);
+	os_destroy(st->s);
+	free(st->prefix);
+	free(st->single_key);
+	free(st);
+}
+
+static const struct loc_ops store_ops = {
+	.name = "store",
+	.list = store_list,
+	.open_input = store_open_input,
+	.read = store_read,
+	.close_input = store_close_input,
+	.create = store_create,
+	.publish = store_publish,
+	.merge = store_merge,
+	.remove = store_remove,
+	.read_all = store_read_all,
+	.prepare_output = store_prepare_output,
+	.destroy = store_destroy,
+};
+
+/* ---- opening ---- */
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/* Fields of one mountinfo line: mount point, fstype, source. */
+static int mountinfo_fields(char *line, char **mp, char **type, char **src)
+{
+	char *save = NULL, *tok;
+	int i = 0, after_dash = -1;
+
+	*mp = *type = *src = NULL;
+	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
+		if (i == 4)
+			*mp = tok;
+		else if (after_dash < 0 && i > 5 && strcmp(tok, "-") == 0)
+			after_dash = i;
+		else if (after_dash >= 0 && i == after_dash + 1)
+			*type = tok;
+		else if (after_dash >= 0 && i == after_dash + 2)
+			*src = tok;
+	}
+	if (!*mp || !*type || !*src)
+		return EINVAL;
+	unescape(*mp);
+	unescape(*src);
+	return 0;
+}
+
+int loc_store_probe_mount(const char *path, char **source, char **key)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *mp, *type, *src;
+	size_t cap = 0, best = 0;
+	bool lithfs = false;
+
+	*source = *key = NULL;
+	if (!f)
+		return ENOENT;
+	while (getline(&line, &cap, f) > 0) {
+		size_t n;
+
+		if (mountinfo_fields(line, &mp, &type, &src))
+			continue;
+		n = strcmp(mp, "/") == 0 ? 0 : strlen(mp);
+		if (strncmp(path, mp, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+			continue;
+		if (n < best)
+			continue;
+		best = n;	/* the deepest mount holding path wins (later ones shadow) */
+		lithfs = strcmp(type, "fuse.lithfs") == 0;
+		free(*source);
+		free(*key);
+		*source = strdup(src);
+		*key = strdup(path[n] == '/' ? path + n + 1 : "");
+	}
+	free(line);
+	fclose(f);
+	if (!lithfs || !*source || !*key) {
+		free(*source);
+		free(*key);
+		*source = *key = NULL;
+		return ENOENT;
+	}
+	return 0;
+}
+
+static bool is_url(const char *spec)
+{
+	return strncmp(spec, "s3://", 5) == 0 || strncmp(spec, "file://", 7) == 0;
+}
+
+/* Source string and extra key below its prefix for spec; ENOENT when spec is
+ * a local path that is not on a lithfs mount. */
+static int source_of(const char *spec, bool output, char **source, char **key)
+{
+	char *real;
+	int e;
+
+	if (is_url(spec)) {
+		*source = strdup(spec);
+		*key = strdup("");
+		return *source && *key ? 0 : ENOMEM;
+	}
+	real = output ? loc_future_realpath(spec) : realpath(spec, NULL);
+	if (!real)
+		return ENOENT;	/* the local implementation reports it */
+	e = loc_store_probe_mount(real, source, key);
+	free(real);
+	return e;
+}
+
+static int store_init(struct store *st, const char *spec, const struct os_source *src,
+		      const char *key)
+{
+	size_t n;
+
+	if (asprintf(&st->prefix, "%s%s%s", src->prefix, key, *key ? "/" : "") < 0)
+		return ENOMEM;
+	n = strlen(st->prefix);
+	st->base.ops = &store_ops;
+	st->base.name = strdup(spec);
+	if (asprintf(&st->base.id, "%s/%.*s", os_id(st->s), (int)(n ? n - 1 : 0),
+		     st->prefix) < 0)
+		st->base.id = NULL;
+	return st->base.name && st->base.id ? 0 : ENOMEM;
+}
 
 int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		   size_t errlen)
 {
-	(void)output;
-	(void)out;
-	if (strncmp(spec, "s3://", 5) && strncmp(spec, "file://", 7))
-		return ENOENT;
-	snprintf(err, errlen, "%s: object-store locations are not supported yet", spec);
-	return ENOTSUP;
+	struct os_source src = { 0 };
+	struct store *st = NULL;
+	char *source = NULL, *key = NULL;
+	bool mount = !is_url(spec);
+	int e = source_of(spec, output, &source, &key);
+
+	if (e)
+		goto out_free;
+	e = os_source_parse(source, &src, err, errlen);
+	if (e)
+		goto out_free;
+	if (output && src.kind == OS_KIND_LOCAL && !mount) {
+		char *dir;
+
+		if (asprintf(&dir, "%s/%s", src.root, src.bucket) >= 0) {
+			loc_mkdirs(dir, strlen(dir));	/* a new output bucket */
+			free(dir);
+		}
+	}
+	st = calloc(1, sizeof(*st));
+	e = st ? os_open(&src, NULL, &st->s, err, errlen) : ENOMEM;
+	if (!e && mount && (e = os_check(st->s)) != 0) {
+		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
+			"the mount", spec, strerror(e));
+		e = ENOENT;
+	}
+	if (!e)
+		e = store_init(st, spec, &src, key);
+	if (!e) {
+		*out = &st->base;
+		st = NULL;
+	}
+out_free:
+	if (e == ENOENT && mount)
+		err[0] = '\0';
+	if (st)
+		loc_destroy(&st->base);
+	os_source_release(&src);
+	free(source);
+	free(key);
+	return e;
 }
