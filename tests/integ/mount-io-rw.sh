@@ -15,11 +15,11 @@ awss3() { env -u AWS_CA_BUNDLE aws --endpoint-url "$S3_ENDPOINT" s3api "$@"; }
 uploads_in_progress() {	# multipart uploads started and not completed/aborted
 	case $LITHFS_BACKEND in
 	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
-	*) awss3 list-multipart-uploads --bucket "$BUCKET" --query 'Uploads[].Key' --output text |
-		grep -v '^None$' | wc -w ;;
+	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
+		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
 	esac
 }
-object_size() {	# object_size KEY: the size in the store ("" if missing)
+object_size() {	# object_size KEY: its size in the store, as aws s3api sees it
 	case $LITHFS_BACKEND in
 	local) stat -c %s "$STORE_DIR/$1" 2>/dev/null ;;
 	*) awss3 head-object --bucket "$BUCKET" --key "$1" --query ContentLength 2>/dev/null ;;
