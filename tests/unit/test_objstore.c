@@ -762,6 +762,45 @@ static void test_lost_and_truncated(void)
 	free(data);
 }
 
+/* A sink that replaces the object once its first bytes arrived. */
+struct changer {
+	struct objstore *direct;	/* the same bucket without wrappers */
+	bool changed;
+};
+
+static int sink_change(void *arg, const void *data, size_t len)
+{
+	struct changer *c = arg;
+
+	(void)data;
+	(void)len;
+	if (c->changed)
+		return 0;
+	c->changed = true;
+	return os_put(c->direct, "big", "new", 3, NULL, NULL);
+}
+
+/* A GET that breaks and resumes never mixes two versions: the resumed part
+ * is conditional on the ETag, so a change in between is ESTALE. */
+static void test_resume_stale(void)
+{
+	char etag[OS_ETAG_MAX], *data;
+	struct changer c = { NULL, false };
+	struct objstore *r;
+
+	data = calloc(1, 2 * MIB);
+	r = stack("stale", "ops=get,rate=1,kinds=truncate,seed=3", 40, 60000);
+	c.direct = open_bucket("stale");
+	if (r && c.direct && data) {
+		CHECK_INT(os_put(c.direct, "big", data, 2 * MIB, NULL, etag), 0);
+		CHECK_INT(os_get(r, "big", 0, OS_RANGE_TO_END, etag, sink_change, &c), ESTALE);
+		CHECK(c.changed);
+	}
+	os_destroy(c.direct);
+	os_destroy(r);
+	free(data);
+}
+
 /* Without retries, the fault wrapper really fails about rate of the calls. */
 static void test_fault_rate(void)
 {
@@ -894,6 +933,7 @@ int main(void)
 	test_fault_rate();
 	test_flaky();
 	test_lost_and_truncated();
+	test_resume_stale();
 	test_permanent();
 	test_specs();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
