@@ -1036,6 +1036,15 @@ int bc_put(struct bcache *c, const char *store_id, const char *key, const char *
 
 /* --- stats / clear --- */
 
+void bc_note_skipped(struct bcache *c, uint64_t blocks)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->delta.put_failures += blocks;
+	pthread_mutex_unlock(&c->lock);
+}
+
 int bc_get_stats(struct bcache *c, struct bc_stats *out)
 {
 	struct counters m;

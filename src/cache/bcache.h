@@ -54,6 +54,9 @@ int bc_get(struct bcache *c, const char *store_id, const char *key, const char *
 /* Stores a block. Best effort: always returns 0 (failures are counted). */
 int bc_put(struct bcache *c, const char *store_id, const char *key, const char *etag,
 	   uint32_t block_size, uint64_t index, const void *data, size_t len);
+/* Counts blocks a caller chose not to store (the reader's fill queue was
+ * full: the cache's disk could not keep up); they show as put_failures. */
+void bc_note_skipped(struct bcache *c, uint64_t blocks);
 int bc_get_stats(struct bcache *c, struct bc_stats *out);
 /* Drops every block. 0 or EIO. */
 int bc_clear(struct bcache *c);

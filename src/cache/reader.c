@@ -20,20 +20,26 @@
  * a queued prefetch job promotes the job to the demand queue.
  *
  * Memory: every block in memory holds one buffer of block_size from a
- * buffer pool; r->mem_used counts them. Prefetch stops when it would pass
+ * buffer pool; r->mem_used counts those in the table, r->fill_used those
+ * waiting in the fill queue (at most fill_limit). Prefetch stops when it would pass
  * mem_limit (after dropping blocks already read); demand reads always
  * proceed, first dropping READY blocks nobody uses (oldest first, r->lru). A
  * block is dropped as soon as readers consumed as many bytes as it holds
  * (sequential readers), when its object's last file closes, or by the LRU.
  * Buffers are mmap'ed so freed memory really returns to the system.
  *
- * Cache: workers look prefetched blocks up in the cache before GETting them
- * and bc_put every fetched block after waking its readers. The cache can
- * only make reads faster: its failures are misses.
+ * Cache: workers look prefetched blocks up in the cache before GETting them.
+ * A fetched block, once its readers are woken, goes to the fill queue, which
+ * one fill thread drains into the cache (bc_put). Cache writes therefore
+ * never hold up GETs: when the queue holds fill_limit bytes (the cache's disk
+ * cannot keep up), further blocks are not cached and are counted with
+ * bc_note_skipped(). rd_destroy drains the queue. The cache can only make
+ * reads faster: its failures are misses.
  *
  * Locking: one mutex (r->lock) protects the table, the queues, the LRU,
  * mem_used, obj and rd_file state; it is never held across a GET, a cache
- * call or a copy of a whole block. done_cond wakes readers, work_cond workers.
+ * call or a copy of a whole block. done_cond wakes readers, work_cond workers,
+ * fill_cond the fill thread.
  */
 #include "config.h"
 #include "cache/reader.h"
@@ -54,6 +60,7 @@
 #define DEF_WINDOW (64ULL << 20)
 #define DEF_THREADS 8
 #define DEF_MEM (64ULL << 20)
+#define MIN_FILL (16ULL << 20)		/* fill queue: max(this, mem_limit / 4) */
 
 enum blk_state { B_LOADING, B_READY };
 
@@ -82,6 +89,7 @@ struct blk {
 	struct job *job;		/* queued (not started) job, or NULL */
 	struct blk *hnext;
 	struct blk *lprev, *lnext;	/* r->lru while READY and in the table */
+	struct blk *fnext;		/* r->fill queue */
 };
 
 struct job {
@@ -112,7 +120,13 @@ struct rd {
 	struct blk *table[NBUCKETS];
 	struct blk *lru_head, *lru_tail;	/* oldest first */
 	struct queue demand, prefetch;
-	uint64_t mem_used;
+	uint64_t mem_used;		/* blocks in the table */
+	struct blk *fill_head, **fill_tail;	/* fetched blocks to store */
+	uint64_t fill_used, fill_limit;
+	uint64_t fill_skipped;		/* not yet passed to bc_note_skipped */
+	pthread_t fill_thread;
+	bool fill_started, fill_stop;
+	pthread_cond_t fill_cond;
 	void **pool;			/* free buffers */
 	int npool, pool_max;
 	struct obj *objs;
@@ -189,7 +203,6 @@ static void blk_unref(struct rd *r, struct blk *b)
 	if (--b->refs)
 		return;
 	buf_put(r, b->data);
-	r->mem_used -= r->bs;
 	obj_unref(r, b->o);
 	free(b);
 }
@@ -220,6 +233,7 @@ static void table_remove(struct rd *r, struct blk *b)
 		pp = &(*pp)->hnext;
 	*pp = b->hnext;
 	b->in_table = false;
+	r->mem_used -= r->bs;
 	if (b->state == B_READY)
 		lru_unlink(r, b);
 	blk_unref(r, b);
@@ -338,6 +352,62 @@ static void job_promote(struct rd *r, struct job *j)
 	q_push(&r->demand, j);
 }
 
+/* --- cache fill --- */
+
+/* Queues a fetched block for the cache, or skips it when the queue is full
+ * (r->lock held). */
+static void fill_queue(struct rd *r, struct blk *b)
+{
+	if (r->fill_used + r->bs > r->fill_limit) {
+		r->fill_skipped++;
+		return;
+	}
+	b->refs++;
+	b->fnext = NULL;
+	*r->fill_tail = b;
+	r->fill_tail = &b->fnext;
+	r->fill_used += r->bs;
+	pthread_cond_signal(&r->fill_cond);
+}
+
+/* The fill thread: stores queued blocks until stopped and drained. */
+static void *fill_main(void *arg)
+{
+	struct rd *r = arg;
+	uint64_t skipped;
+	struct blk *b;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		skipped = r->fill_skipped;
+		r->fill_skipped = 0;
+		b = r->fill_head;
+		if (b) {
+			r->fill_head = b->fnext;
+			if (!r->fill_head)
+				r->fill_tail = &r->fill_head;
+		} else if (!skipped) {
+			if (r->fill_stop)
+				break;
+			pthread_cond_wait(&r->fill_cond, &r->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (skipped)
+			bc_note_skipped(r->cache, skipped);
+		if (b)
+			bc_put(r->cache, r->store_id, b->o->key, b->o->etag, r->bs, b->idx,
+			       b->data, b->len);
+		pthread_mutex_lock(&r->lock);
+		if (b) {
+			r->fill_used -= r->bs;
+			blk_unref(r, b);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
 /* --- fetch jobs (workers) --- */
 
 struct sink_state {
@@ -390,10 +460,9 @@ static void fetch_run(struct rd *r, struct obj *o, struct blk **blks, uint32_t n
 	pthread_mutex_lock(&r->lock);
 	for (uint32_t i = ss.cur; i < n; i++)
 		blk_finish(r, blks[i], err ? err : EIO);
-	pthread_mutex_unlock(&r->lock);
 	for (uint32_t i = 0; i < ss.cur && r->cache; i++)
-		bc_put(r->cache, r->store_id, o->key, o->etag, r->bs, blks[i]->idx,
-		       blks[i]->data, blks[i]->len);
+		fill_queue(r, blks[i]);
+	pthread_mutex_unlock(&r->lock);
 }
 
 static void job_run(struct rd *r, struct job *j)
@@ -477,8 +546,10 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	if (r->max_window_blocks < 2)
 		r->max_window_blocks = 2;
 	r->mem_limit = o.mem_limit ? o.mem_limit : DEF_MEM;
+	r->fill_limit = r->mem_limit / 4 > MIN_FILL ? r->mem_limit / 4 : MIN_FILL;
+	r->fill_tail = &r->fill_head;
 	r->nthreads = o.threads > 0 ? o.threads : DEF_THREADS;
-	r->pool_max = (int)(r->mem_limit / r->bs) + r->nthreads;
+	r->pool_max = (int)((r->mem_limit + r->fill_limit) / r->bs) + r->nthreads;
 	r->pool = calloc((size_t)r->pool_max, sizeof(*r->pool));
 	r->threads = calloc((size_t)r->nthreads, sizeof(*r->threads));
 	if (!r->pool || !r->threads) {
@@ -490,6 +561,17 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->work_cond, NULL);
 	pthread_cond_init(&r->done_cond, NULL);
+	pthread_cond_init(&r->fill_cond, NULL);
+	if (cache) {
+		int err = pthread_create(&r->fill_thread, NULL, fill_main, r);
+
+		if (err) {
+			r->nthreads = 0;
+			rd_destroy(r);
+			return err;
+		}
+		r->fill_started = true;
+	}
 	for (int i = 0; i < r->nthreads; i++) {
 		int err = pthread_create(&r->threads[i], NULL, worker_main, r);
 
@@ -515,6 +597,13 @@ void rd_destroy(struct rd *r)
 	pthread_mutex_unlock(&r->lock);
 	for (int i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
+	if (r->fill_started) {		/* store what was fetched, then stop */
+		pthread_mutex_lock(&r->lock);
+		r->fill_stop = true;
+		pthread_cond_signal(&r->fill_cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->fill_thread, NULL);
+	}
 	/* callers closed every file: what is left are queued jobs and blocks */
 	while ((j = r->demand.head ? r->demand.head : r->prefetch.head)) {
 		q_unlink(j->demand ? &r->demand : &r->prefetch, j);
@@ -530,6 +619,7 @@ void rd_destroy(struct rd *r)
 			table_remove(r, r->table[h]);
 	while (r->npool)
 		munmap(r->pool[--r->npool], r->bs);
+	pthread_cond_destroy(&r->fill_cond);
 	pthread_cond_destroy(&r->done_cond);
 	pthread_cond_destroy(&r->work_cond);
 	pthread_mutex_destroy(&r->lock);

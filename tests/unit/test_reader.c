@@ -6,11 +6,18 @@
  * objstore_impl.h like the real wrappers) that counts GETs and can slow them
  * down so that concurrent readers really overlap. Expected bytes come from
  * pread() of the source file each object was uploaded from.
+ *
+ * `test_reader --bench SOURCE KEY [CACHE_DIR]` is a measuring tool for
+ * tests/integ/cache-*.sh: it reads object KEY of SOURCE (e.g. an S3 bucket,
+ * endpoint from S3_ENDPOINT) sequentially in 128 KiB reads like FUSE does,
+ * and prints one line: bytes, seconds, MB/s, GETs, peak RSS (KiB) and the
+ * SHA-256 of what it read. Env LITHFS_BENCH_THREADS sets the fetch threads.
  */
 #include "config.h"
 #include "cache/bcache.h"
 #include "cache/reader.h"
 #include "objstore/objstore_impl.h"
+#include "objstore/source.h"
 #include "check.h"
 
 #include <errno.h>
@@ -23,6 +30,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define BS (256u << 10)
 
@@ -376,9 +385,107 @@ static void test_close_early(void)
 	free(data);
 }
 
-int main(void)
+/* --- bench mode --- */
+
+static long peak_rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int bench(const char *source, const char *key, const char *cache_dir)
+{
+	struct os_source src;
+	struct os_config cfg = { .endpoint = getenv("S3_ENDPOINT") };
+	struct rd_opts o = { 0 };
+	struct objstore *s = NULL;
+	struct bcache *c = NULL;
+	struct os_stat st;
+	struct rd *r = NULL;
+	struct rd_file *f = NULL;
+	char err[512], *buf = malloc(128 << 10);
+	unsigned char md[32];
+	uint64_t off = 0;
+	size_t got = 0;
+	int rc;
+
+	if (getenv("LITHFS_BENCH_THREADS"))
+		o.threads = atoi(getenv("LITHFS_BENCH_THREADS"));
+	rc = os_source_parse(source, &src, err, sizeof(err));
+	if (!rc)
+		rc = os_open(&src, &cfg, &s, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "test_reader: %s\n", err);
+		return 1;
+	}
+	os_source_release(&src);
+	cs = calloc(1, sizeof(*cs));
+	cs->base.ops = &cstore_ops;
+	cs->base.id = s->id;
+	cs->base.inner = s;
+	if (cache_dir && bc_open(cache_dir, 0, &c, err, sizeof(err))) {
+		fprintf(stderr, "test_reader: %s\n", err);
+		return 1;
+	}
+	rc = os_head(s, key, &st);
+	if (!rc)
+		rc = rd_create(&cs->base, c, &o, &r);
+	if (!rc)
+		rc = rd_open(r, key, st.etag, st.size, &f);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	double t0 = mono_s();
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while (!rc && off < st.size) {
+		rc = rd_read(f, buf, off, 128 << 10, &got);
+		EVP_DigestUpdate(ctx, buf, got);
+		off += got;
+	}
+	double t = mono_s() - t0;
+
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (rc) {
+		fprintf(stderr, "test_reader: reading %s at %llu: %s\n", key,
+			(unsigned long long)off, strerror(rc));
+		return 1;
+	}
+	printf("bytes %llu seconds %.3f MBps %.1f gets %d rss_kib %ld sha256 ",
+	       (unsigned long long)off, t, (double)off / t / 1e6, gets(cs), peak_rss_kib());
+	for (int i = 0; i < 32; i++)
+		printf("%02x", md[i]);
+	printf("\n");
+	rd_close(f);
+	rd_destroy(r);
+	bc_close(c);
+	os_stat_release(&st);
+	os_destroy(&cs->base);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	char cmd[128];
+
+	if (argc >= 4 && !strcmp(argv[1], "--bench"))
+		return bench(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
 
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
