@@ -5,6 +5,10 @@
  *   s3_probe check BUCKET   os_check(); exit status = its errno (0 = ok), so
  *                           the script can provoke wrong secrets, missing
  *                           buckets and dead endpoints and read the message
+ *   s3_probe get BUCKET KEY OFF LEN|end, list BUCKET PREFIX,
+ *   s3_probe complete BUCKET KEY UPLOAD_ID
+ *                           one op, exit status = its errno (for a fake
+ *                           server that misbehaves on purpose)
  *   s3_probe bench BUCKET   PUT/GET throughput of a 64 MiB object and the
  *                           latency of sequential HEADs
  *   s3_probe ops BUCKET     every op: put/get/range/head/meta, conditional
@@ -15,7 +19,7 @@
  *                           check and timings; exit 0 iff all passed
  *
  * Settings come from the environment like every lithfs program: S3_ENDPOINT
- * (as the endpoint option), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+ * (as the endpoint option), S3_IO_TIMEOUT_MS (io_timeout, default 10000), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
  * AWS_DEFAULT_REGION; S3_NO_SIGN=1 makes anonymous (unsigned) requests. The
  * bucket must exist for "ops" (the script creates
  * it); every key the probe writes is under probe/ and deleted at the end.
@@ -75,7 +79,7 @@ static int open_store(const char *bucket, struct objstore **s)
 	cfg.no_sign = getenv("S3_NO_SIGN") != NULL;
 	cfg.max_conns = 8;
 	cfg.connect_timeout_ms = 3000;
-	cfg.io_timeout_ms = 10000;
+	cfg.io_timeout_ms = getenv("S3_IO_TIMEOUT_MS") ? atoi(getenv("S3_IO_TIMEOUT_MS")) : 10000;
 	cfg.bucket = bucket;
 	rc = s3_store_create(&src, &cfg, s, err, sizeof(err));
 	if (rc)
@@ -615,26 +619,50 @@ static int run_bench(const char *bucket)
 	return rc ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+/* One op given on the command line; its errno is the exit status. */
+static int run_one(int argc, char **argv)
 {
+	const char *op = argv[1];
+	struct os_list_page p;
+	struct os_part part = { 1, "0123" };
 	struct objstore *s;
+	uint64_t got = 0;
 	int rc;
 
+	rc = open_store(argv[2], &s);
+	if (rc)
+		return rc;
+	if (strcmp(op, "check") == 0 && argc == 3)
+		rc = os_check(s);
+	else if (strcmp(op, "get") == 0 && argc == 6)
+		rc = os_get(s, argv[3], strtoull(argv[4], NULL, 10),
+			    strcmp(argv[5], "end") ? strtoull(argv[5], NULL, 10) : OS_RANGE_TO_END,
+			    NULL, sink_count, &got);
+	else if (strcmp(op, "list") == 0 && argc == 4)
+		rc = os_list(s, argv[3], NULL, NULL, 0, &p);
+	else if (strcmp(op, "complete") == 0 && argc == 5)
+		rc = os_mpu_complete(s, argv[3], argv[4], &part, 1, NULL);
+	else
+		rc = 2;
+	if (strcmp(op, "list") == 0 && rc == 0)
+		os_list_page_release(&p);
+	if (strcmp(op, "get") == 0)
+		printf("%llu bytes\n", (unsigned long long)got);
+	os_destroy(s);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
 	log_init("s3_probe", LOG_NOTICE);
-	if (argc != 3) {
-		fprintf(stderr, "usage: s3_probe check|ops|bench BUCKET\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: s3_probe check|ops|bench BUCKET | get BUCKET KEY OFF LEN|end"
+			" | list BUCKET PREFIX | complete BUCKET KEY UPLOAD_ID\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "ops") == 0)
 		return run_ops(argv[2]);
 	if (strcmp(argv[1], "bench") == 0)
 		return run_bench(argv[2]);
-	if (strcmp(argv[1], "check") != 0)
-		return 2;
-	rc = open_store(argv[2], &s);
-	if (rc)
-		return rc;
-	rc = os_check(s);
-	os_destroy(s);
-	return rc;
+	return run_one(argc, argv);
 }

@@ -15,6 +15,8 @@
  *  - Options that never change are set once per handle; each request sets
  *    the method, URL, headers and callback data explicitly (no state from a
  *    previous request can leak into the next).
+ *  - Timeouts: connect_timeout_ms for the connection, and io_timeout_ms as
+ *    "no byte moved either way for this long" (a progress callback).
  *  - A 2xx GET body goes from libcurl's buffer straight to the caller's sink
  *    (no copy); the byte count is checked against Content-Range or
  *    Content-Length, so a short body is an error (ECONNRESET), never data.
@@ -60,7 +62,7 @@ struct s3_http {
 	int n_handles;			/* protected by lock */
 	int max_handles;
 	long connect_timeout_ms;
-	long low_speed_time_s;
+	long io_timeout_ms;
 	char *ca_file;			/* owned, or NULL */
 };
 
@@ -71,6 +73,10 @@ struct xfer {
 	size_t body_off;		/* request body bytes sent */
 	int sink_err;			/* the sink's errno that stopped the transfer */
 	int collect_err;		/* ENOMEM or EFBIG while collecting a body */
+	long io_timeout_ms;
+	curl_off_t moved;		/* bytes sent + received so far */
+	int64_t moved_at_ms;		/* when `moved` last changed */
+	bool stalled;			/* stopped: nothing moved for io_timeout_ms */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -265,6 +271,40 @@ static int on_seek(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Monotonic milliseconds. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The io timeout: libcurl calls this at least once a second; a transfer in
+ * which no byte moved either way for io_timeout_ms is stopped. (libcurl's
+ * own low-speed limit averages over a window of several seconds, so it
+ * reacts late to a stall after some progress.)
+ */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	int64_t now = now_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->moved || x->moved_at_ms == 0) {
+		x->moved = dlnow + ulnow;
+		x->moved_at_ms = now;
+		return 0;
+	}
+	if (now - x->moved_at_ms < x->io_timeout_ms)
+		return 0;
+	x->stalled = true;
+	return 1;	/* CURLE_ABORTED_BY_CALLBACK */
+}
+
 /* --- the pool --- */
 
 static struct handle *handle_new(struct s3_http *h)
@@ -287,8 +327,8 @@ static struct handle *handle_new(struct s3_http *h)
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);	/* keys are not paths */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
@@ -365,7 +405,7 @@ int s3_http_create(const struct s3_http_opts *opts, struct s3_http **out, char *
 	h->max_handles = opts->max_conns > 0 ? opts->max_conns : DEFAULT_MAX_CONNS;
 	h->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms :
 			        DEFAULT_CONNECT_TIMEOUT_MS;
-	h->low_speed_time_s = io_ms < 1000 ? 1 : io_ms / 1000;
+	h->io_timeout_ms = io_ms;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -479,6 +519,7 @@ static void setup_request(CURL *c, const struct s3_http_request *rq, struct xfer
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_READDATA, x);
 	curl_easy_setopt(c, CURLOPT_SEEKDATA, x);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 }
 
 /* Checks a streamed body arrived whole and from the right offset. */
@@ -512,9 +553,15 @@ static int finish(CURL *c, const char *errbuf, CURLcode cc, struct xfer *x)
 	struct s3_http_response *r = x->resp;
 	struct s3_xml_error e;
 	long os_errno = 0;
+	char msg[64];
 
 	if (x->sink_err)
 		return x->sink_err;
+	if (x->stalled) {
+		snprintf(msg, sizeof(msg), "no data moved for %ld ms", x->io_timeout_ms);
+		return s3_error_map(rq->op, rq->key, CURLE_OPERATION_TIMEDOUT, msg, 0, r->status,
+				    NULL, NULL);
+	}
 	if (x->collect_err) {
 		return s3_error_map(rq->op, rq->key, CURLE_OUT_OF_MEMORY,
 				    x->collect_err == EFBIG ? "response body too large" :
@@ -545,7 +592,7 @@ static int finish(CURL *c, const char *errbuf, CURLcode cc, struct xfer *x)
 int s3_http_perform(struct s3_http *h, const struct s3_http_request *rq,
 		    struct s3_http_response *resp)
 {
-	struct xfer x = { .rq = rq, .resp = resp };
+	struct xfer x = { .rq = rq, .resp = resp, .io_timeout_ms = h->io_timeout_ms };
 	struct curl_slist *headers = NULL;
 	struct handle *hd;
 	CURLcode cc;
