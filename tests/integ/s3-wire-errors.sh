@@ -12,6 +12,8 @@
 #   CompleteMultipartUpload: 200 with <Error> AccessDenied  EACCES     13
 #   ListObjectsV2: 200 with truncated XML                  EIO          5
 #   a good ranged GET (the server is sane otherwise)       0
+#   TLS with a self-signed certificate                     EPROTO      71
+#   the same with that certificate as ca_file              0
 set -u
 
 BUILD=${LITHFS_BUILD:?set LITHFS_BUILD}
@@ -21,9 +23,13 @@ command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-wire-errors.XXXXXX")
 SERVER_PID=
+TLS_PID=
 fails=0
 cleanup() {
-	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+	local pid
+	for pid in $SERVER_PID $TLS_PID; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -87,6 +93,11 @@ class H(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
+if len(sys.argv) > 2:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(sys.argv[1] + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os
@@ -94,6 +105,14 @@ os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 srv.serve_forever()
 EOF
 
+# the same server once more over TLS, with a self-signed certificate
+TLS_PID=
+if command -v openssl >/dev/null &&
+   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+	-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1; then
+	python3 "$WORK/server.py" "$WORK/tlsport" "$WORK/cert.pem" "$WORK/key.pem" &
+	TLS_PID=$!
+fi
 python3 "$WORK/server.py" "$WORK/port" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
@@ -136,6 +155,19 @@ expect malformed-list 5 "malformed XML response" list b p/
 expect missing-key 2 "" get b nothing 0 end
 expect good-range 0 "" get b good 10 10
 grep -q '^10 bytes$' "$WORK/good-range.out" || { echo "FAIL: good-range: not 10 bytes"; fails=$((fails + 1)); }
+
+# TLS: an untrusted certificate is a clear, non-transient error; with the
+# certificate given as ca_file the same request works
+if [ -n "$TLS_PID" ]; then
+	for _ in $(seq 1 100); do [ -s "$WORK/tlsport" ] && break; sleep 0.1; done
+	S3_ENDPOINT=https://127.0.0.1:$(cat "$WORK/tlsport")
+	expect tls-untrusted 71 "certificate.*give its CA with ca_file" get b good 10 10
+	S3_CA_FILE=$WORK/cert.pem expect tls-with-ca-file 0 "" get b good 10 10
+	grep -q '^10 bytes$' "$WORK/tls-with-ca-file.out" ||
+		{ echo "FAIL: tls-with-ca-file: not 10 bytes"; fails=$((fails + 1)); }
+else
+	echo "FAIL: no TLS server (openssl missing?)"; fails=$((fails + 1))
+fi
 
 [ $fails = 0 ] && echo "s3-wire-errors: all passed"
 [ $fails = 0 ]
