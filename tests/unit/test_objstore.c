@@ -217,39 +217,40 @@ static void test_bad_keys(struct objstore *s)
 	CHECK(get_is(s, "x", "x", 1) && get_is(s, "p/q", "q", 1));
 	CHECK_INT(os_copy(s, "x", "p", NULL, NULL), EEXIST);
 
-	/* a symlink placed in the bucket must not lead outside */
-	{
-		char link[PATH_MAX * 2], target[PATH_MAX * 2];
-
-		snprintf(target, sizeof(target), "%s/outside", tmpdir);
-		mkdir(target, 0777);
-		write_file("outside/secret", "secret");
-		snprintf(link, sizeof(link), "%s/b1/link", tmpdir);
-		CHECK_INT(symlink(target, link), 0);
-		snprintf(link, sizeof(link), "%s/b1/flink", tmpdir);
-		snprintf(target, sizeof(target), "%s/outside/secret", tmpdir);
-		CHECK_INT(symlink(target, link), 0);
-		CHECK_INT(os_put(s, "link/x", "x", 1, NULL, NULL), EEXIST);
-		CHECK(!exists("outside/x"));
-		CHECK_INT(os_head(s, "link/secret", &st), ENOENT);
-		CHECK_INT(os_head(s, "flink", &st), ENOENT);
-		CHECK_INT(os_put(s, "flink", "new", 3, NULL, NULL), 0);	/* replaces the link */
-		CHECK(get_is(s, "flink", "new", 3));
-		snprintf(target, sizeof(target), "%s/outside/secret", tmpdir);
-		{
-			FILE *f = fopen(target, "r");
-			char line[16] = "";
-
-			CHECK(f && fgets(line, sizeof(line), f) && strcmp(line, "secret") == 0);
-			if (f)
-				fclose(f);
-		}
-		CHECK_INT(os_delete(s, "flink"), 0);
-		snprintf(link, sizeof(link), "%s/b1/link", tmpdir);
-		unlink(link);
-	}
 	CHECK_INT(os_delete(s, "x"), 0);
 	CHECK_INT(os_delete(s, "p/q"), 0);
+}
+
+/* Symlinks placed in the bucket lead nowhere outside it. */
+static void test_symlinks(struct objstore *s)
+{
+	char link[PATH_MAX * 2], target[PATH_MAX * 2], line[16] = "";
+	struct os_stat st;
+	FILE *f;
+
+	snprintf(target, sizeof(target), "%s/outside", tmpdir);
+	mkdir(target, 0777);
+	write_file("outside/secret", "secret");
+	snprintf(link, sizeof(link), "%s/b1/link", tmpdir);
+	CHECK_INT(symlink(target, link), 0);
+	snprintf(link, sizeof(link), "%s/b1/flink", tmpdir);
+	snprintf(target, sizeof(target), "%s/outside/secret", tmpdir);
+	CHECK_INT(symlink(target, link), 0);
+	CHECK_INT(os_put(s, "link/x", "x", 1, NULL, NULL), EEXIST);
+	CHECK(!exists("outside/x"));
+	CHECK_INT(os_head(s, "link/secret", &st), ENOENT);
+	CHECK_INT(os_head(s, "flink", &st), ENOENT);
+	check_list(s, "flink", NULL, 0, "");	/* links are not objects */
+	check_list(s, "link", NULL, 0, "");
+	CHECK_INT(os_put(s, "flink", "new", 3, NULL, NULL), 0);	/* replaces the link */
+	CHECK(get_is(s, "flink", "new", 3));
+	f = fopen(target, "r");
+	CHECK(f && fgets(line, sizeof(line), f) && strcmp(line, "secret") == 0);
+	if (f)
+		fclose(f);
+	CHECK_INT(os_delete(s, "flink"), 0);
+	snprintf(link, sizeof(link), "%s/b1/link", tmpdir);
+	unlink(link);
 }
 
 static void test_markers(struct objstore *s)
@@ -493,34 +494,55 @@ static void test_mpu(struct objstore *s)
 	CHECK_INT(os_mpu_abort(s, "mp/obj", id), ENOENT);	/* gone with complete */
 	free(id);
 
+	CHECK_INT(os_mpu_abort(s, "mp/other", id2), 0);
+	CHECK_INT(os_mpu_create(s, "mp/dir/", NULL, &id), EINVAL);
+	os_meta_release(&meta);
+	buf_release(&b);
+	free(id2);
+	free(data);
+}
+
+/* Part sizes, part copies and abort; copies from "mp/obj" of test_mpu. */
+static void test_mpu_parts(struct objstore *s)
+{
+	size_t big = 5 * MIB + 100;
+	struct os_part parts[2] = { { 1, "" }, { 2, "" } };
+	char *data, *id = NULL, etag[OS_ETAG_MAX];
+	struct os_upload_list ul;
+	struct buf b = BUF_INIT;
+	struct os_stat st;
+
+	data = malloc(2 * big);
+	if (!CHECK(data != NULL))
+		return;
+	fill(data, 2 * big, 42);	/* the bytes of mp/obj */
 	/* a first part under 5 MiB is refused, as by S3 */
-	CHECK_INT(os_mpu_put_part(s, "mp/other", id2, 1, data, 100, parts[0].etag), 0);
-	CHECK_INT(os_mpu_put_part(s, "mp/other", id2, 2, data, 100, parts[1].etag), 0);
-	CHECK_INT(os_mpu_complete(s, "mp/other", id2, parts, 2, etag), EINVAL);
+	CHECK_INT(os_mpu_create(s, "mp/other", NULL, &id), 0);
+	CHECK_INT(os_mpu_put_part(s, "mp/other", id, 1, data, 100, parts[0].etag), 0);
+	CHECK_INT(os_mpu_put_part(s, "mp/other", id, 2, data, 100, parts[1].etag), 0);
+	CHECK_INT(os_mpu_complete(s, "mp/other", id, parts, 2, etag), EINVAL);
 	/* part copy from an object range */
-	CHECK_INT(os_mpu_copy_part(s, "mp/other", id2, 1, "mp/obj", 0, big, parts[0].etag), 0);
-	CHECK_INT(os_mpu_copy_part(s, "mp/other", id2, 2, "mp/obj", big, 1000, parts[1].etag), 0);
-	CHECK_INT(os_mpu_copy_part(s, "mp/other", id2, 3, "mp/obj", big, 1001, etag), EINVAL);
-	CHECK_INT(os_mpu_complete(s, "mp/other", id2, parts, 2, etag), 0);
+	CHECK_INT(os_mpu_copy_part(s, "mp/other", id, 1, "mp/obj", 0, big, parts[0].etag), 0);
+	CHECK_INT(os_mpu_copy_part(s, "mp/other", id, 2, "mp/obj", big, 1000, parts[1].etag), 0);
+	CHECK_INT(os_mpu_copy_part(s, "mp/other", id, 3, "mp/obj", big, 1001, etag), EINVAL);
+	CHECK_INT(os_mpu_complete(s, "mp/other", id, parts, 2, etag), 0);
 	CHECK_INT(get_buf(s, "mp/other", 0, OS_RANGE_TO_END, NULL, &b), 0);
 	CHECK(b.len == big + 1000 && memcmp(b.data, data, b.len) == 0);
-	free(id2);
+	free(id);
 
 	/* abort leaves nothing */
-	CHECK_INT(os_mpu_create(s, "mp/aborted", NULL, &id2), 0);
-	CHECK_INT(os_mpu_put_part(s, "mp/aborted", id2, 1, data, 10, etag), 0);
-	CHECK_INT(os_mpu_abort(s, "mp/aborted", id2), 0);
+	CHECK_INT(os_mpu_create(s, "mp/aborted", NULL, &id), 0);
+	CHECK_INT(os_mpu_put_part(s, "mp/aborted", id, 1, data, 10, etag), 0);
+	CHECK_INT(os_mpu_abort(s, "mp/aborted", id), 0);
 	CHECK_INT(os_mpu_list(s, NULL, &ul), 0);
 	CHECK_INT(ul.n, 0);
 	os_upload_list_release(&ul);
 	CHECK_INT(os_head(s, "mp/aborted", &st), ENOENT);
-	CHECK_INT(os_mpu_create(s, "mp/dir/", NULL, &id), EINVAL);
-	free(id2);
+	free(id);
 
 	CHECK_INT(os_delete(s, "mp/obj"), 0);
 	CHECK_INT(os_delete(s, "mp/other"), 0);
 	CHECK(!exists("b1/mp"));
-	os_meta_release(&meta);
 	buf_release(&b);
 	free(data);
 }
@@ -917,10 +939,12 @@ int main(void)
 		test_ranges(s);
 		test_delete(s);
 		test_bad_keys(s);
+		test_symlinks(s);
 		test_markers(s);
 		test_hand_placed(s);
 		test_copy(s);
 		test_mpu(s);
+		test_mpu_parts(s);
 		test_threads(s);
 		os_destroy(s);
 	}
