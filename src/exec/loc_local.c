@@ -320,15 +320,22 @@ static int local_merge(struct loc *l, const char *rel, char *const *parts, size_
 	return loc_publish(w, NULL);
 }
 
+/* Removes rel, then its parent directories below the root while empty. */
 static int local_remove(struct loc *l, const char *rel)
 {
-	char *p = join(l->local, rel);
+	char *p = join(l->local, rel), *slash;
+	size_t root = strlen(l->local);
 	int e = 0;
 
 	if (!p)
 		return ENOMEM;
 	if (unlink(p) != 0 && errno != ENOENT)
 		e = errno;
+	while (!e && (slash = strrchr(p, '/')) && (size_t)(slash - p) > root) {
+		*slash = '\0';
+		if (rmdir(p) != 0)
+			break;
+	}
 	free(p);
 	return e;
 }
