@@ -20,7 +20,7 @@
  *
  * Settings come from the environment like every lithfs program: S3_ENDPOINT
  * (as the endpoint option), S3_IO_TIMEOUT_MS (io_timeout, default 10000),
- * S3_CA_FILE (ca_file), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+ * S3_CA_FILE (ca_file), S3_ADDRESSING (path|virtual), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
  * AWS_DEFAULT_REGION; S3_NO_SIGN=1 makes anonymous (unsigned) requests. The
  * bucket must exist for "ops" (the script creates
  * it); every key the probe writes is under probe/ and deleted at the end.
@@ -79,6 +79,9 @@ static int open_store(const char *bucket, struct objstore **s)
 	cfg.endpoint = getenv("S3_ENDPOINT");
 	cfg.no_sign = getenv("S3_NO_SIGN") != NULL;
 	cfg.ca_file = getenv("S3_CA_FILE");
+	if (getenv("S3_ADDRESSING"))
+		cfg.addressing = strcmp(getenv("S3_ADDRESSING"), "virtual") == 0 ?
+				 OS_ADDR_VIRTUAL : OS_ADDR_PATH;
 	cfg.max_conns = 8;
 	cfg.connect_timeout_ms = 3000;
 	cfg.io_timeout_ms = getenv("S3_IO_TIMEOUT_MS") ? atoi(getenv("S3_IO_TIMEOUT_MS")) : 10000;

@@ -4,7 +4,8 @@
 # 1. tests/s3_probe ops: every op of the backend on a fresh bucket (put, get,
 #    ranges, conditional reads, metadata, odd keys, copy COPY/REPLACE, list
 #    paging over 2500 keys, delete_many, multipart with 3 concurrent parts,
-#    part copies, abort, mpu_list, pool of 8 connections under 32 threads).
+#    part copies, abort, mpu_list, pool of 8 connections under 32 threads);
+#    again virtual-hosted when radosgw has rgw_dns_name = localhost.
 # 2. tests/s3_probe check under broken settings, each with its errno (the
 #    probe's exit status) and the one clear message a user sees:
 #    wrong secret, unknown access key, missing bucket, nothing listening,
@@ -66,6 +67,23 @@ grep -v '^s3_probe: \(error\|notice\): s3 ' "$WORK/ops.err" >&2
 [ $rc = 0 ] || fail "s3_probe ops exited $rc"
 grep -q '^[0-9]* checks, 0 failed$' "$WORK/ops.out" || fail "s3_probe ops: not all checks passed"
 
+# virtual-hosted style (BUCKET.localhost, which libcurl resolves to the
+# loopback itself) when radosgw has rgw_dns_name = localhost
+hostport=${S3_ENDPOINT#*://}
+vhost=${S3_ENDPOINT%%://*}://localhost:${hostport##*:}
+if S3_ENDPOINT=$vhost S3_ADDRESSING=virtual timeout 60 "$PROBE" check "$BUCKET" 2>/dev/null; then
+	S3_ENDPOINT=$vhost S3_ADDRESSING=virtual timeout 300 "$PROBE" ops "$BUCKET" \
+		>"$WORK/vhost.out" 2>"$WORK/vhost.err"
+	rc=$?
+	if [ $rc = 0 ] && grep -q '^[0-9]* checks, 0 failed$' "$WORK/vhost.out"; then
+		echo "ok   virtual-hosted style: $(tail -1 "$WORK/vhost.out")"
+	else
+		fail "virtual-hosted style: s3_probe ops exited $rc"; grep -v '^ok' "$WORK/vhost.out"
+	fi
+else
+	echo "note: virtual-hosted style not tested (radosgw without rgw_dns_name = localhost)"
+fi
+
 # ---------------------------------------------------------------- errors
 # expect NAME WANT_EXIT PATTERN [ENV=VALUE...] -- ARGS: run s3_probe check
 # with the environment changes and check its exit status and stderr.
@@ -97,7 +115,6 @@ grep -q 'InvalidAccessKeyId' "$WORK/unknown-key.err" ||
 expect missing-bucket 2 "bucket lithfs-no-such-bucket-$$ not found" -- "lithfs-no-such-bucket-$$"
 expect dead-endpoint 111 "cannot reach endpoint http://127.0.0.1:1" \
 	S3_ENDPOINT=http://127.0.0.1:1 -- "$BUCKET"
-hostport=${S3_ENDPOINT#*://}
 if [ "${S3_ENDPOINT%%://*}" = http ]; then
 	expect tls-to-http 71 "cannot reach endpoint https://$hostport" \
 		S3_ENDPOINT="https://$hostport" -- "$BUCKET"

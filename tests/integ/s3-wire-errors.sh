@@ -12,6 +12,7 @@
 #   CompleteMultipartUpload: 200 with <Error> AccessDenied  EACCES     13
 #   ListObjectsV2: 200 with truncated XML                  EIO          5
 #   a good ranged GET (the server is sane otherwise)       0
+#   the same, virtual-hosted: Host b.localhost:PORT         0
 #   TLS with a self-signed certificate                     EPROTO      71
 #   the same with that certificate as ca_file              0
 set -u
@@ -55,6 +56,9 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(body)
     def do_GET(self):
         path = self.path.split("?")[0]
+        host = self.headers.get("Host", "")
+        if host.startswith("b.localhost:"):
+            path = "/b" + path          # virtual-hosted style
         if path == "/b/trunc":
             self.send_response(200)
             self.send_header("Content-Length", "100")
@@ -152,6 +156,10 @@ expect error-in-200-transient 11 "s3 mpu_complete k500: .*HTTP 200 InternalError
 	complete b k500 upload-1
 expect error-in-200-denied 13 "HTTP 200 AccessDenied: inside a 200" complete b k403 upload-1
 expect malformed-list 5 "malformed XML response" list b p/
+S3_ENDPOINT=http://localhost:${S3_ENDPOINT##*:} S3_ADDRESSING=virtual \
+	expect virtual-host 0 "" get b good 10 10
+grep -q '^10 bytes$' "$WORK/virtual-host.out" ||
+	{ echo "FAIL: virtual-host: Host b.localhost was not used"; fails=$((fails + 1)); }
 expect missing-key 2 "" get b nothing 0 end
 expect good-range 0 "" get b good 10 10
 grep -q '^10 bytes$' "$WORK/good-range.out" || { echo "FAIL: good-range: not 10 bytes"; fails=$((fails + 1)); }
