@@ -760,6 +760,8 @@ static int s3_check(struct objstore *os)
 {
 	struct s3_store *s = s3(os);
 	struct s3_http_response resp;
+	struct os_list_page page;
+	struct s3_xml_error e;
 	struct s3_req rq;
 	int rc;
 
@@ -768,6 +770,13 @@ static int s3_check(struct objstore *os)
 	req_param(&rq, "max-keys", "1");
 	rq.what = s->bucket;
 	rc = s3_call(s, &rq, &resp);
+	if (rc == 0) {
+		/* a listing of the bucket, not some other 200 (a virtual-hosted
+		 * name the server does not know lists all buckets instead) */
+		rc = s3_xml_parse_list(resp.body.data, resp.body.len, &page, &e);
+		rc = parse_result(&rq, rc, &e, resp.status);
+		os_list_page_release(&page);
+	}
 	s3_http_response_release(&resp);
 	req_release(&rq);
 	if (rc == ENOENT)
