@@ -5,8 +5,10 @@
  * parameters, headers), s3_send() signs it with SigV4 and hands it to the
  * libcurl pool (s3_http.c), and XML replies are parsed by s3_xml.c. This file
  * knows S3's REST API; it knows nothing of libcurl, and it never maps an
- * error itself: every failure goes through s3_error_map(), including an
- * <Error> document inside a 200 and a malformed reply.
+ * error itself: every failure of the server or the wire goes through
+ * s3_error_map(), including an <Error> document inside a 200 and a
+ * malformed reply. (Failures on this side, ENOMEM or no credentials, are
+ * errno values already: local_error() only logs them.)
  *
  * Addressing: path style sends https://host/BUCKET/KEY, virtual-hosted style
  * https://BUCKET.host/KEY (awsconf decides). Keys are URI-encoded with '/'
@@ -73,7 +75,7 @@ struct s3_req {
 	size_t n_owned;
 	const void *body;		/* borrowed */
 	size_t body_len;
-	int err;			/* first ENOMEM while building, sticky */
+	int err;			/* first error while building, sticky */
 };
 
 static struct s3_store *s3(struct objstore *s)
@@ -109,8 +111,11 @@ static void req_release(struct s3_req *rq)
 {
 	size_t i;
 
-	for (i = 0; i < rq->n_owned; i++)
+	/* owned strings may hold the session token */
+	for (i = 0; i < rq->n_owned; i++) {
+		OPENSSL_cleanse(rq->owned[i], strlen(rq->owned[i]));
 		free(rq->owned[i]);
+	}
 	free(rq->owned);
 	free(rq->hdr);
 }

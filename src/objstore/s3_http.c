@@ -254,6 +254,8 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
 
 	if (len > left)
 		len = left;
+	if (len == 0)
+		return 0;	/* also: no body at all (a copy is a PUT without one) */
 	memcpy(p, (const char *)x->rq->body + x->body_off, len);
 	x->body_off += len;
 	return len;
