@@ -21,11 +21,12 @@
  *
  * Memory: every block in memory holds one buffer of block_size from a
  * buffer pool; r->mem_used counts those in the table, r->fill_used those
- * waiting in the fill queue (at most fill_limit). Prefetch stops when it would pass
- * mem_limit (after dropping blocks already read); demand reads always
- * proceed, first dropping READY blocks nobody uses (oldest first, r->lru). A
- * block is dropped as soon as readers consumed as many bytes as it holds
- * (sequential readers), when its object's last file closes, or by the LRU.
+ * waiting in the fill queue (at most fill_limit). Prefetch stops when it
+ * would pass mem_limit (after dropping blocks read from but idle for a
+ * second); demand reads always proceed, first dropping READY blocks nobody
+ * uses (oldest first, r->lru). A block is dropped as soon as readers
+ * consumed as many bytes as it holds (sequential readers), when its object's
+ * last file closes, or by the LRU.
  * Buffers are mmap'ed so freed memory really returns to the system.
  *
  * Cache: workers look prefetched blocks up in the cache before GETting them.
@@ -53,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define NBUCKETS 1024
 #define RUN_MAX 4			/* blocks per prefetch GET */
@@ -61,6 +63,7 @@
 #define DEF_THREADS 8
 #define DEF_MEM (64ULL << 20)
 #define MIN_FILL (16ULL << 20)		/* fill queue: max(this, mem_limit / 4) */
+#define IDLE_NS 1000000000LL		/* a block read from this long ago is idle */
 
 enum blk_state { B_LOADING, B_READY };
 
@@ -84,6 +87,7 @@ struct blk {
 	enum blk_state state;		/* protected by r->lock */
 	int err;			/* failed: removed from the table, err set */
 	size_t consumed;		/* bytes copied out to readers */
+	int64_t used_ns;		/* time of the last copy out */
 	size_t filled;			/* bytes written by the GET (worker only) */
 	bool in_table;
 	struct job *job;		/* queued (not started) job, or NULL */
@@ -239,15 +243,26 @@ static void table_remove(struct rd *r, struct blk *b)
 	blk_unref(r, b);
 }
 
-/* Drops unused READY blocks, oldest first, until `need` more bytes fit under
- * mem_limit. Prefetch (only_read) drops only blocks readers already used. */
-static bool mem_make_room(struct rd *r, bool only_read)
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Drops unused READY blocks, oldest first, until one more block fits under
+ * mem_limit. Prefetch (only_idle) drops only blocks that were read from but
+ * not for IDLE_NS: never prefetched blocks nobody read yet, nor the block a
+ * sequential reader is in the middle of. */
+static bool mem_make_room(struct rd *r, bool only_idle)
 {
 	struct blk *b = r->lru_head, *next;
+	int64_t idle_before = only_idle ? now_ns() - IDLE_NS : 0;
 
 	while (r->mem_used + r->bs > r->mem_limit && b) {
 		next = b->lnext;
-		if (b->refs == 1 && (!only_read || b->consumed))
+		if (b->refs == 1 && (!only_idle || (b->consumed && b->used_ns < idle_before)))
 			table_remove(r, b);
 		b = next;
 	}
@@ -829,6 +844,7 @@ static int copy_block(struct rd *r, struct blk *b, char *dst, size_t from, size_
 	pthread_mutex_lock(&r->lock);
 	b->refs--;
 	b->consumed += n;
+	b->used_ns = now_ns();
 	if (b->in_table) {
 		lru_unlink(r, b);
 		if (b->consumed >= b->len)
