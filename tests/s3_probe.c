@@ -158,6 +158,13 @@ static void test_object(struct objstore *s, const unsigned char *data, size_t n)
 	   "head Last-Modified is now", rc);
 	os_stat_release(&st);
 	os_meta_release(&meta);
+	os_meta_set(&meta, "note", "x\r\nx-amz-meta-evil: 1");
+	rc = os_put(s, "probe/evil", data, 10, &meta, NULL);
+	ok(rc == EINVAL, "metadata with CR LF is refused (EINVAL), not sent", rc);
+	rc = os_head(s, "probe/evil", &st);
+	ok(rc == ENOENT, "and nothing was stored", rc);
+	os_stat_release(&st);
+	os_meta_release(&meta);
 
 	rc = get_eq(s, "probe/a.bin", 0, OS_RANGE_TO_END, NULL, data, n);
 	ok(rc == 0, "get whole object", rc);

@@ -25,6 +25,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -76,6 +77,7 @@ struct s3_req {
 	const void *body;		/* borrowed */
 	size_t body_len;
 	int err;			/* first error while building, sticky */
+	const char *err_what;		/* what it was, for the log (NULL: generic) */
 };
 
 static struct s3_store *s3(struct objstore *s)
@@ -172,9 +174,31 @@ static void req_headerf(struct s3_req *rq, const char *name, const char *fmt, ..
 		req_header(rq, name, v);
 }
 
+/* HTTP token characters (RFC 9110): what a header name may hold. */
+static bool is_token(const char *s)
+{
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	}
+	return true;
+}
+
+/* A header value must not hold control characters (CR LF would even start
+ * a header of the caller's choosing); tab is allowed. */
+static bool is_header_value(const char *s)
+{
+	for (; *s; s++) {
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* User metadata as x-amz-meta-NAME headers (names are lower-case already),
  * and the Content-Type every object gets: without it libcurl would label a
- * POST (CreateMultipartUpload) as a form, and S3 keeps that type. */
+ * POST (CreateMultipartUpload) as a form, and S3 keeps that type. Metadata
+ * HTTP cannot carry makes the request fail with EINVAL. */
 static void req_meta(struct s3_req *rq, const struct os_meta *meta)
 {
 	size_t i;
@@ -182,6 +206,12 @@ static void req_meta(struct s3_req *rq, const struct os_meta *meta)
 
 	req_header(rq, "content-type", OBJECT_CONTENT_TYPE);
 	for (i = 0; meta && i < meta->n; i++) {
+		if (!*meta->kv[i].name || !is_token(meta->kv[i].name) ||
+		    !is_header_value(meta->kv[i].value)) {
+			rq->err = EINVAL;
+			rq->err_what = "a metadata name or value has characters HTTP cannot carry";
+			return;
+		}
 		name = NULL;
 		if (asprintf(&name, META_PREFIX "%s", meta->kv[i].name) < 0)
 			name = NULL;
@@ -211,8 +241,10 @@ static void req_copy_source(struct s3_req *rq, struct s3_store *s, const char *s
  * errno already, so it is only logged. */
 static int local_error(const struct s3_req *rq, int rc, const char *what)
 {
-	log_msg(LOG_ERR, "s3 %s%s%s: %s: %s", rq->op, req_name(rq) ? " " : "",
-		req_name(rq) ? req_name(rq) : "", what, strerror(rc));
+	char k[160];
+
+	s3_printable(k, sizeof(k), req_name(rq));
+	log_msg(LOG_ERR, "s3 %s%s%s: %s: %s", rq->op, *k ? " " : "", k, what, strerror(rc));
 	return rc;
 }
 
@@ -287,7 +319,12 @@ static int s3_send(struct s3_store *s, struct s3_req *rq, struct s3_http_request
 	int rc;
 
 	memset(resp, 0, sizeof(*resp));
-	rc = rq->err ? rq->err : req_target(s, rq, &path, &query);
+	if (rq->err) {
+		rc = local_error(rq, rq->err, rq->err_what ? rq->err_what :
+				 "cannot build the request");
+		goto out_free;
+	}
+	rc = req_target(s, rq, &path, &query);
 	if (!rc)
 		rc = req_sign(s, rq, path.data, query.data ? query.data : "", &auth, hash);
 	if (!rc && buf_appendf(&url, "%s%s%s%s", s->base_url, path.data, query.len ? "?" : "",

@@ -747,9 +747,7 @@ static bool is_tls_failure(int cc)
 	       cc == CURLE_SSL_CONNECT_ERROR;
 }
 
-/* Copies s into out, replacing control bytes with '?' (keys may hold
- * newlines; a log line must stay one line). */
-static void printable(char *out, size_t n, const char *s)
+void s3_printable(char *out, size_t n, const char *s)
 {
 	size_t i;
 
@@ -781,7 +779,7 @@ int s3_error_map(const char *op, const char *key, int curl_code, const char *cur
 		err = map_curl(curl_code, os_errno);
 	if (!err)
 		err = status ? map_status(status) : EIO;
-	printable(k, sizeof(k), key);
+	s3_printable(k, sizeof(k), key);
 	if (curl_code) {
 		snprintf(detail, sizeof(detail), "%s%s", curl_msg ? curl_msg : "",
 			 is_tls_failure(curl_code) ?

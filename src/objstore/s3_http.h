@@ -99,4 +99,9 @@ int s3_http_perform(struct s3_http *h, const struct s3_http_request *rq,
 int s3_error_map(const char *op, const char *key, int curl_code, const char *curl_msg,
 		 int os_errno, long status, const char *s3_code, const char *s3_msg);
 
+/* Copies s (may be NULL) into out (n > 4 bytes) for a log line: control
+ * bytes become '?' (keys may hold newlines, a log line must stay one line)
+ * and an over-long s ends in "...". */
+void s3_printable(char *out, size_t n, const char *s);
+
 #endif
