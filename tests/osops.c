@@ -19,9 +19,11 @@
 #include "objstore/upload.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "unit/check.h"
@@ -182,10 +184,29 @@ static void test_list(struct objstore *s)
 	check_list(s, "l/", NULL, 0, "", 1);
 }
 
-/* More keys than one DeleteObjects request takes. */
+/* Eight threads PUT keys[i] for i = id, id + 8, ... */
+struct putter {
+	struct objstore *s;
+	char **keys;
+	int n, id, ok;
+	pthread_t thread;
+};
+
+static void *putter_main(void *arg)
+{
+	struct putter *p = arg;
+	int i;
+
+	for (i = p->id; i < p->n; i += 8)
+		p->ok += os_put(p->s, p->keys[i], "", 0, NULL, NULL) == 0;
+	return NULL;
+}
+
+/* More keys than one DeleteObjects request takes, written by 8 threads. */
 static void test_delete_many(struct objstore *s)
 {
 	enum { N = 1010 };
+	struct putter p[8];
 	char **keys;
 	char name[32];
 	int i, ok = 0, pages = 0;
@@ -196,7 +217,14 @@ static void test_delete_many(struct objstore *s)
 	for (i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "many/%04d", i);
 		keys[i] = strdup(K(name));
-		ok += os_put(s, keys[i], "", 0, NULL, NULL) == 0;
+	}
+	for (i = 0; i < 8; i++) {
+		p[i] = (struct putter){ s, keys, N, i, 0, 0 };
+		pthread_create(&p[i].thread, NULL, putter_main, &p[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(p[i].thread, NULL);
+		ok += p[i].ok;
 	}
 	CHECK_INT(ok, N);
 	free(list_text(s, K("many/"), NULL, 0, strlen(pfx), &pages));
@@ -302,6 +330,18 @@ static void test_upload(struct objstore *s)
 
 /* --- main --- */
 
+/* Runs one group of checks and says how long it took. */
+static void timed(const char *name, void (*fn)(struct objstore *), struct objstore *s)
+{
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fn(s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "osops: %s %.1f s\n", name,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 static int open_source(const char *text, struct objstore **s)
 {
 	struct os_source src;
@@ -355,11 +395,11 @@ int main(int argc, char **argv)
 		seed = seed * 1103515245 + 12345;
 		data[i] = (char)(seed >> 16);
 	}
-	test_objects(s);
-	test_list(s);
-	test_delete_many(s);
-	test_mpu(s);
-	test_upload(s);
+	timed("objects", test_objects, s);
+	timed("list", test_list, s);
+	timed("delete_many", test_delete_many, s);
+	timed("multipart", test_mpu, s);
+	timed("upload", test_upload, s);
 	check_list(s, "", NULL, 0, "copy digits empty meta", 0);
 	{
 		const char *rest[] = { K("meta"), K("empty"), K("digits"), K("copy") };
