@@ -62,7 +62,7 @@
 #define DEF_WINDOW (64ULL << 20)
 #define DEF_THREADS 8
 #define DEF_MEM (64ULL << 20)
-#define MIN_FILL (16ULL << 20)		/* fill queue: max(this, mem_limit / 4) */
+#define MIN_FILL (8ULL << 20)		/* fill queue: max(this, mem_limit / 8) */
 #define IDLE_NS 1000000000LL		/* a block read from this long ago is idle */
 
 enum blk_state { B_LOADING, B_READY };
@@ -561,7 +561,7 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	if (r->max_window_blocks < 2)
 		r->max_window_blocks = 2;
 	r->mem_limit = o.mem_limit ? o.mem_limit : DEF_MEM;
-	r->fill_limit = r->mem_limit / 4 > MIN_FILL ? r->mem_limit / 4 : MIN_FILL;
+	r->fill_limit = r->mem_limit / 8 > MIN_FILL ? r->mem_limit / 8 : MIN_FILL;
 	r->fill_tail = &r->fill_head;
 	r->nthreads = o.threads > 0 ? o.threads : DEF_THREADS;
 	r->pool_max = (int)((r->mem_limit + r->fill_limit) / r->bs) + r->nthreads;
