@@ -879,6 +879,23 @@ static void test_permanent(void)
 	CHECK(r && !get_is(r, "k", "v", 1));
 	os_destroy(r);
 
+	/* LIST fails on its second page only */
+	r = stack("perm", "ops=list_next,rate=1,kinds=reset", 2, 60000);
+	{
+		struct os_list_page p;
+
+		CHECK_INT(os_put(r, "k2", "v", 1, NULL, NULL), 0);
+		CHECK_INT(os_list(r, NULL, NULL, NULL, 1, &p), 0);
+		CHECK(p.n_entries == 1 && p.next_token != NULL);
+		if (p.next_token) {
+			struct os_list_page p2;
+
+			CHECK_INT(os_list(r, NULL, NULL, p.next_token, 1, &p2), EIO);
+		}
+		os_list_page_release(&p);
+	}
+	os_destroy(r);
+
 	/* the time budget ends retries before the count does */
 	r = stack("perm", "ops=head,rate=1,kinds=timeout,delay_ms=20", 1000, 200);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
