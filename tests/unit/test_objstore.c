@@ -342,6 +342,105 @@ static void test_copy(struct objstore *s)
 	os_meta_release(&meta2);
 }
 
+/* A store that only knows a 6 GiB object and records a multipart copy. */
+struct fake {
+	struct objstore base;
+	int parts, fail_part;
+	uint64_t covered;
+	bool in_order, completed, aborted;
+};
+
+static int fake_head(struct objstore *s, const char *key, struct os_stat *st)
+{
+	(void)s;
+	(void)key;
+	st->size = (6ULL << 30) + 5;
+	return 0;
+}
+
+static int fake_mpu_create(struct objstore *s, const char *key, const struct os_meta *meta,
+			   char **upload_id)
+{
+	(void)s;
+	(void)key;
+	(void)meta;
+	*upload_id = strdup("id");
+	return *upload_id ? 0 : ENOMEM;
+}
+
+static int fake_copy_part(struct objstore *s, const char *key, const char *upload_id,
+			  int part, const char *src_key, uint64_t off, uint64_t len,
+			  char etag_out[OS_ETAG_MAX])
+{
+	struct fake *f = (struct fake *)s;
+
+	(void)key;
+	(void)upload_id;
+	(void)src_key;
+	if (part == f->fail_part)
+		return EIO;
+	f->in_order = f->in_order && part == f->parts + 1 && off == f->covered &&
+		      len <= OS_COPY_SINGLE_MAX;
+	f->parts++;
+	f->covered += len;
+	snprintf(etag_out, OS_ETAG_MAX, "%032d", part);
+	return 0;
+}
+
+static int fake_complete(struct objstore *s, const char *key, const char *upload_id,
+			 const struct os_part *parts, size_t n, char etag_out[OS_ETAG_MAX])
+{
+	struct fake *f = (struct fake *)s;
+
+	(void)key;
+	(void)upload_id;
+	f->completed = (int)n == f->parts && parts[n - 1].number == (int)n;
+	snprintf(etag_out, OS_ETAG_MAX, "x-%zu", n);
+	return 0;
+}
+
+static int fake_abort(struct objstore *s, const char *key, const char *upload_id)
+{
+	(void)key;
+	(void)upload_id;
+	((struct fake *)s)->aborted = true;
+	return 0;
+}
+
+static void fake_destroy(struct objstore *s)
+{
+	(void)s;
+}
+
+static const struct objstore_ops fake_ops = {
+	.name = "fake",
+	.head = fake_head,
+	.mpu_create = fake_mpu_create,
+	.mpu_copy_part = fake_copy_part,
+	.mpu_complete = fake_complete,
+	.mpu_abort = fake_abort,
+	.destroy = fake_destroy,
+};
+
+/* Above 5 GiB os_copy copies with a multipart upload of part copies. */
+static void test_copy_large(void)
+{
+	struct fake f = { { &fake_ops, NULL, NULL }, 0, 0, 0, true, false, false };
+	char etag[OS_ETAG_MAX];
+
+	CHECK_INT(os_copy(&f.base, "big", "copy", NULL, etag), 0);
+	CHECK(f.in_order && f.completed && !f.aborted);
+	CHECK_INT(f.covered, (6ULL << 30) + 5);
+	CHECK_INT(f.parts, 13);	/* 12 parts of 512 MiB and 5 bytes */
+	CHECK(streq(etag, "x-13"));
+	memset(&f, 0, sizeof(f));
+	f.base.ops = &fake_ops;
+	f.in_order = true;
+	f.fail_part = 3;
+	CHECK_INT(os_copy(&f.base, "big", "copy", NULL, etag), EIO);
+	CHECK(f.aborted && !f.completed);
+}
+
 /* --- listing --- */
 
 static void test_list(struct objstore *s)
@@ -971,6 +1070,7 @@ int main(void)
 		os_destroy(s);
 	}
 	test_sidecar();
+	test_copy_large();
 	test_fault_rate();
 	test_flaky();
 	test_lost_and_truncated();
