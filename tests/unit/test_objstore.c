@@ -345,6 +345,7 @@ static void test_copy(struct objstore *s)
 /* A store that only knows a 6 GiB object and records a multipart copy. */
 struct fake {
 	struct objstore base;
+	size_t batches, deleted, biggest;	/* del_many calls */
 	int parts, fail_part;
 	uint64_t covered;
 	bool in_order, completed, aborted;
@@ -407,6 +408,18 @@ static int fake_abort(struct objstore *s, const char *key, const char *upload_id
 	return 0;
 }
 
+static int fake_del_many(struct objstore *s, const char *const *keys, size_t n)
+{
+	struct fake *f = (struct fake *)s;
+
+	(void)keys;
+	f->batches++;
+	f->deleted += n;
+	if (n > f->biggest)
+		f->biggest = n;
+	return 0;
+}
+
 static void fake_destroy(struct objstore *s)
 {
 	(void)s;
@@ -419,14 +432,30 @@ static const struct objstore_ops fake_ops = {
 	.mpu_copy_part = fake_copy_part,
 	.mpu_complete = fake_complete,
 	.mpu_abort = fake_abort,
+	.del_many = fake_del_many,
 	.destroy = fake_destroy,
 };
 
-/* Above 5 GiB os_copy copies with a multipart upload of part copies. */
+/* Above 5 GiB os_copy copies with a multipart upload of part copies;
+ * os_delete_keys sends batches of at most 1000. */
 static void test_copy_large(void)
 {
-	struct fake f = { { &fake_ops, NULL, NULL }, 0, 0, 0, true, false, false };
+	struct fake f = { { &fake_ops, NULL, NULL }, 0, 0, 0, 0, 0, 0, true, false, false };
+	const char **keys = calloc(2500, sizeof(*keys));
 	char etag[OS_ETAG_MAX];
+	size_t i;
+
+	if (!CHECK(keys != NULL))
+		return;
+	/* os_delete_keys: batches of at most 1000 */
+	for (i = 0; i < 2500; i++)
+		keys[i] = "k";
+	CHECK_INT(os_delete_keys(&f.base, keys, 2500), 0);
+	CHECK(f.batches == 3 && f.deleted == 2500 && f.biggest == OS_DELETE_BATCH);
+	keys[7] = "";
+	CHECK_INT(os_delete_keys(&f.base, keys, 2500), EINVAL);	/* checked first */
+	CHECK_INT(f.batches, 3);
+	free(keys);
 
 	CHECK_INT(os_copy(&f.base, "big", "copy", NULL, etag), 0);
 	CHECK(f.in_order && f.completed && !f.aborted);
