@@ -26,7 +26,7 @@
 
 #define BS 65536u
 static const char *SID = "file:///test/bucket";
-static char root[] = "/tmp/test_bcache.XXXXXX";
+static char root[4096];
 static unsigned char blk[BS], out[BS];
 
 static void fill(unsigned char *b, uint64_t seed, size_t n)
@@ -360,7 +360,7 @@ static void test_corrupt(void)
 static void test_unwritable_deleted(void)
 {
 	char *dir = subdir("ro"), *inner = subdir("ro/cache"), *gone = subdir("gone");
-	char cmd[512];
+	char cmd[4200];
 	struct bc_stats st;
 	int status = -1;
 
@@ -474,10 +474,12 @@ static int fill_mode(const char *dir)
 
 int main(int argc, char **argv)
 {
-	char cmd[128];
+	char cmd[4200];
 
 	if (argc == 3 && !strcmp(argv[1], "--fill"))
 		return fill_mode(argv[2]);
+	snprintf(root, sizeof(root), "%s/test_bcache.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
 		return 1;

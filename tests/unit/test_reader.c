@@ -35,7 +35,7 @@
 
 #define BS (256u << 10)
 
-static char root[] = "/tmp/test_reader.XXXXXX";
+static char root[4096];
 
 /* --- counting wrapper --- */
 
@@ -81,7 +81,7 @@ static struct objstore *inner;
 
 static void store_open(void)
 {
-	char path[256], err[256] = "";
+	char path[4200], err[256] = "";
 	struct objstore *s = NULL;
 
 	snprintf(path, sizeof(path), "%s/store", root);
@@ -104,7 +104,7 @@ static void store_open(void)
 static char *make_object(const char *key, size_t size, unsigned seed, char etag[OS_ETAG_MAX],
 			 int *src_fd)
 {
-	char *data = malloc(size ? size : 1), path[256];
+	char *data = malloc(size ? size : 1), path[4200];
 	uint64_t x = seed * 2654435761u + 1;
 
 	for (size_t i = 0; i < size; i++) {
@@ -302,7 +302,7 @@ static void test_estale(void)
  * mem_limit still reads correctly. */
 static void test_cache_reuse(void)
 {
-	char etag[OS_ETAG_MAX], dir[256], err[256];
+	char etag[OS_ETAG_MAX], dir[4200], err[256];
 	uint64_t size = 20 * BS + 999;
 	int src, ok = 1;
 	char *data = make_object("cached", size, 6, etag, &src);
@@ -483,11 +483,13 @@ static int bench(const char *source, const char *key, const char *cache_dir)
 
 int main(int argc, char **argv)
 {
-	char cmd[128];
+	char cmd[4200];
 
 	if (argc >= 4 && !strcmp(argv[1], "--bench"))
 		return bench(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
 
+	snprintf(root, sizeof(root), "%s/test_reader.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
 		return 1;
