@@ -494,7 +494,6 @@ static int store_init(struct store *st, const char *spec, const struct os_source
 	if (asprintf(&st->prefix, "%s%s%s", src->prefix, key, *key ? "/" : "") < 0)
 		return ENOMEM;
 	n = strlen(st->prefix);
-	st->base.ops = &store_ops;
 	st->base.name = strdup(spec);
 	if (asprintf(&st->base.id, "%s/%.*s", os_id(st->s), (int)(n ? n - 1 : 0),
 		     st->prefix) < 0)
@@ -525,6 +524,8 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		}
 	}
 	st = calloc(1, sizeof(*st));
+	if (st)
+		st->base.ops = &store_ops;
 	e = st ? os_open(&src, NULL, &st->s, err, errlen) : ENOMEM;
 	if (!e && mount && (e = os_check(st->s)) != 0) {
 		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
