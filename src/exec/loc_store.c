@@ -534,6 +534,9 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 	}
 	if (!e)
 		e = store_init(st, spec, &src, key);
+	if (!e && mount)
+		log_msg(LOG_INFO, "%s is on a lithfs mount of %s: using the store directly "
+			"(prefix '%s')", spec, source, st->prefix);
 	if (!e) {
 		*out = &st->base;
 		st = NULL;

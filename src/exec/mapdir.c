@@ -67,6 +67,7 @@ static void usage(FILE *f)
 	      "      --dry-run         print the tasks and exit\n"
 	      "      --progress, --no-progress   force the progress line on or off\n"
 	      "  -q, --quiet           no summary unless something failed\n"
+	      "  -v, --verbose         say how IN and OUT are accessed\n"
 	      "  -h, --help            this text\n", f);
 }
 
@@ -151,6 +152,7 @@ static const struct option long_opts[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -204,6 +206,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 	case OPT_PROGRESS: c->progress = 1; return 0;
 	case OPT_NO_PROGRESS: c->progress = 0; return 0;
 	case 'q': c->quiet = true; return 0;
+	case 'v': log_set_level(LOG_INFO); return 0;
 	case 'h': usage(stdout); return EXIT_SUCCESS + 256;
 	default: usage(stderr); return EXIT_USAGE;
 	}
@@ -219,7 +222,7 @@ static int parse_cli(struct cli *c, int argc, char **argv)
 	c->eng.backoff = 1.0;
 	c->chunk.sep = '\n';
 	c->progress = -1;
-	while ((opt = getopt_long(argc, argv, "+j:c:qh", long_opts, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "+j:c:qvh", long_opts, NULL)) != -1)
 		if ((st = parse_opt(c, opt, optarg)) != 0)
 			return st;
 	rest = argc - optind;
@@ -407,7 +410,7 @@ int main(int argc, char **argv)
 	int st;
 
 	keep_std_fds();
-	log_init("mapdir", LOG_NOTICE);
+	log_init("mapdir", LOG_NOTICE);	/* before parse_cli: -v raises the level */
 	st = parse_cli(&c, argc, argv);
 	if (st)
 		return st == 256 ? EXIT_SUCCESS : st;
