@@ -49,6 +49,9 @@
 #define META_PREFIX "x-amz-meta-"
 #define MPU_LIST_MAX_PAGES 10000	/* bounds the upload-list loop */
 #define OBJECT_CONTENT_TYPE "application/octet-stream"
+/* Copies and completions are done by the server before it answers (S3 sends
+ * keep-alive blanks, others may send nothing): allow them this long. */
+#define SERVER_WORK_TIMEOUT_MS (10 * 60 * 1000)
 
 struct s3_store {
 	struct objstore base;		/* first: the objstore ops see this */
@@ -561,17 +564,21 @@ static int s3_del_many(struct objstore *os, const char *const *keys, size_t n)
 }
 
 /* For replies whose XML body holds the result ETag (copy, copy part,
- * complete): a 2xx is success only if the body says so. The ETag comes from
+ * complete), which the server may take long to send: a 2xx is success only
+ * if the body says so. The ETag comes from
  * the body, else from the ETag header; it may be "" (radosgw leaves the
  * ETag of CompleteMultipartUploadResult empty). */
 static int call_for_etag(struct s3_store *s, struct s3_req *rq, char etag_out[OS_ETAG_MAX])
 {
+	struct s3_http_request hr;
 	struct s3_http_response resp;
 	struct s3_xml_error e;
 	char etag[OS_ETAG_MAX];
 	int rc;
 
-	rc = s3_call(s, rq, &resp);
+	memset(&hr, 0, sizeof(hr));
+	hr.io_timeout_ms = SERVER_WORK_TIMEOUT_MS;
+	rc = s3_send(s, rq, &hr, &resp);
 	if (rc == 0) {
 		rc = s3_xml_parse_etag(resp.body.data, resp.body.len, etag, &e);
 		rc = parse_result(rq, rc, &e, resp.status);

@@ -594,7 +594,10 @@ static int finish(CURL *c, const char *errbuf, CURLcode cc, struct xfer *x)
 int s3_http_perform(struct s3_http *h, const struct s3_http_request *rq,
 		    struct s3_http_response *resp)
 {
-	struct xfer x = { .rq = rq, .resp = resp, .io_timeout_ms = h->io_timeout_ms };
+	struct xfer x = {
+		.rq = rq, .resp = resp,
+		.io_timeout_ms = rq->io_timeout_ms > 0 ? rq->io_timeout_ms : h->io_timeout_ms,
+	};
 	struct curl_slist *headers = NULL;
 	struct handle *hd;
 	CURLcode cc;

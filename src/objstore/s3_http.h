@@ -62,6 +62,8 @@ struct s3_http_request {
 	bool empty_ok;		/* the range starts at 0: a 416 then means the
 				 * object is empty, an empty 206 */
 	bool want_meta;		/* collect x-amz-meta-* into resp->meta */
+	int io_timeout_ms;	/* > 0: replaces the pool's io timeout (server-side
+				 * copies may keep the reply back for minutes) */
 };
 
 struct s3_http_response {

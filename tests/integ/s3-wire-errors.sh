@@ -10,6 +10,7 @@
 #   502 with an HTML body (a proxy)                        EAGAIN      11
 #   CompleteMultipartUpload: 200 with <Error> InternalError EAGAIN     11
 #   CompleteMultipartUpload: 200 with <Error> AccessDenied  EACCES     13
+#   CompleteMultipartUpload answered after 4 s > io_timeout 0 (server work)
 #   ListObjectsV2: 200 with truncated XML                  EIO          5
 #   a good ranged GET (the server is sane otherwise)       0
 #   the same, virtual-hosted: Host b.localhost:PORT         0
@@ -92,6 +93,11 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(n)
+        if self.path.startswith("/b/kslow"):
+            time.sleep(4)               # the server assembling a big object
+            self.send(200, b'<CompleteMultipartUploadResult><ETag>"abc-1"</ETag>'
+                           b'</CompleteMultipartUploadResult>')
+            return
         code = "InternalError" if self.path.startswith("/b/k500") else "AccessDenied"
         self.send(200, (ERR % (code, "inside a 200")).encode())
 
@@ -155,6 +161,7 @@ expect proxy-502 11 "HTTP 502" get b proxy 0 end
 expect error-in-200-transient 11 "s3 mpu_complete k500: .*HTTP 200 InternalError: inside a 200" \
 	complete b k500 upload-1
 expect error-in-200-denied 13 "HTTP 200 AccessDenied: inside a 200" complete b k403 upload-1
+expect slow-complete 0 "" complete b kslow upload-1
 expect malformed-list 5 "malformed XML response" list b p/
 S3_ENDPOINT=http://localhost:${S3_ENDPOINT##*:} S3_ADDRESSING=virtual \
 	expect virtual-host 0 "" get b good 10 10
