@@ -14,6 +14,8 @@
  * key, the S3 error code and message (never headers or credentials).
  *
  * Threads: s3_http_perform() may be called from any number of threads.
+ * Processes: pooled handles keep sockets open; a pool must not be used on
+ * both sides of a fork() (create the store in the process that uses it).
  */
 #ifndef LITHFS_OBJSTORE_S3_HTTP_H
 #define LITHFS_OBJSTORE_S3_HTTP_H
