@@ -146,6 +146,7 @@ static void test_object(struct objstore *s, const unsigned char *data, size_t n)
 
 	os_meta_set(&meta, "mode", "0100644");
 	os_meta_set(&meta, "uid", "1000");
+	os_meta_set(&meta, "Note", "caf\xc3\xa9  two spaces");
 	rc = os_put(s, "probe/a.bin", data, n, &meta, etag);
 	md5_hex(data, n, md5);
 	ok(rc == 0 && strcmp(etag, md5) == 0, "put 1 MiB with metadata, ETag = MD5", rc);
@@ -154,6 +155,9 @@ static void test_object(struct objstore *s, const unsigned char *data, size_t n)
 	ok(rc == 0 && os_meta_get(&st.meta, "mode") && os_meta_get(&st.meta, "uid") &&
 	   strcmp(os_meta_get(&st.meta, "mode"), "0100644") == 0 &&
 	   strcmp(os_meta_get(&st.meta, "uid"), "1000") == 0, "head returns x-amz-meta-*", rc);
+	ok(rc == 0 && os_meta_get(&st.meta, "note") &&
+	   strcmp(os_meta_get(&st.meta, "note"), "caf\xc3\xa9  two spaces") == 0,
+	   "metadata: upper-case name stored lower-case, UTF-8 value intact", rc);
 	ok(rc == 0 && llabs(st.mtime_ns / 1000000000 - (long long)time(NULL)) < 600,
 	   "head Last-Modified is now", rc);
 	os_stat_release(&st);
