@@ -30,9 +30,11 @@
  * keys (a directory "a" sorts as "a/"); the continuation token is "K" + the
  * last key or "P" + the last common prefix.
  *
- * Threads: any op from any thread. Each op uses its own fds; ns_lock
- * serialises making and pruning directories with the renames into them, so a
- * put never loses its parent to a concurrent delete of a sibling.
+ * Threads and processes: any op from any thread. Each op uses its own fds;
+ * ns_lock() (a mutex for this process's threads, flock on the bucket
+ * directory for other processes) serialises making and pruning directories
+ * with the renames into them, so a put never loses its parent to a
+ * concurrent delete of a sibling.
  */
 #include "config.h"
 #include "objstore/objstore_impl.h"
@@ -47,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -75,7 +78,7 @@ struct local_store {
 	char *path;		/* ROOT/BUCKET for messages */
 	bool xattrs;		/* attributes in xattrs, else in sidecar files */
 	bool fsync;		/* fdatasync data before renaming it into place */
-	pthread_mutex_t ns_lock;	/* serialises mkdir/rename against pruning */
+	pthread_mutex_t lock;	/* with flock(dirfd): see ns_lock() */
 };
 
 /* A key split for the tree: path is the key without a trailing '/'. */
@@ -132,6 +135,22 @@ static int sys_err(const char *op, const char *key, int e)
 		log_msg(LOG_ERR, "local store: %s %s: %s", op, key, strerror(e));
 		return EIO;
 	}
+}
+
+/* Serialises the namespace changes (mkdir, rename into, prune) of all
+ * threads (the mutex) and of all processes using this bucket (flock on the
+ * bucket directory: one lock per open file description, hence the mutex). */
+static void ns_lock(struct local_store *ls)
+{
+	pthread_mutex_lock(&ls->lock);
+	while (flock(ls->dirfd, LOCK_EX) < 0 && errno == EINTR)
+		;
+}
+
+static void ns_unlock(struct local_store *ls)
+{
+	flock(ls->dirfd, LOCK_UN);
+	pthread_mutex_unlock(&ls->lock);
 }
 
 /* --- keys --- */
@@ -619,7 +638,7 @@ static bool dir_is_marker(struct local_store *ls, int dirfd, const char *name,
 }
 
 /* Removes the directories path[0, len), path[0, parent)... that are empty and
- * not markers, deepest first. Called with ns_lock held. */
+ * not markers, deepest first. Called under ns_lock(). */
 static void prune(struct local_store *ls, const char *path, size_t len)
 {
 	char key[OS_KEY_MAX + 2], name[NAME_MAX + 1];
@@ -770,16 +789,18 @@ static void log_collision(const struct lkey *k)
 }
 
 /* Makes the key's directory and a temp file in it. A directory that another
- * process pruned between the two steps is made again (a few times). */
+ * process pruned meanwhile (ENOENT on the way) is made again, a few times. */
 static int writer_open(struct lwriter *w)
 {
 	struct local_store *ls = w->ls;
 	struct stat st;
 	int tries, err = 0;
 
-	pthread_mutex_lock(&ls->ns_lock);
+	ns_lock(ls);
 	for (tries = 0; tries < 4; tries++) {
 		err = dir_open(ls, w->k->path, w->k->dirlen, true, &w->dirfd);
+		if (err == ENOENT)
+			continue;
 		if (err)
 			break;
 		if (fstatat(w->dirfd, w->k->base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -797,7 +818,7 @@ static int writer_open(struct lwriter *w)
 		if (err != ENOENT)
 			break;
 	}
-	pthread_mutex_unlock(&ls->ns_lock);
+	ns_unlock(ls);
 	return err;
 }
 
@@ -840,9 +861,9 @@ static void writer_cancel(struct lwriter *w)
 {
 	close_fd(w->fd);
 	unlinkat(w->dirfd, w->tmp, 0);
-	pthread_mutex_lock(&w->ls->ns_lock);
+	ns_lock(w->ls);
 	prune(w->ls, w->k->path, w->k->dirlen);
-	pthread_mutex_unlock(&w->ls->ns_lock);
+	ns_unlock(w->ls);
 	close(w->dirfd);
 	EVP_MD_CTX_free(w->md5);
 }
@@ -880,10 +901,10 @@ static int writer_commit(struct lwriter *w, const char *etag, const struct os_me
 		err = errno;
 	w->fd = -1;
 	if (!err) {
-		pthread_mutex_lock(&w->ls->ns_lock);
+		ns_lock(w->ls);
 		if (renameat(w->dirfd, w->tmp, w->dirfd, w->k->base) < 0)
 			err = errno;
-		pthread_mutex_unlock(&w->ls->ns_lock);
+		ns_unlock(w->ls);
 	}
 	if (err) {
 		writer_cancel(w);
@@ -914,13 +935,13 @@ static int marker_put(struct local_store *ls, const struct lkey *k,
 	a.marker_mtime_ns = ts_ns(&now);
 	if (meta)
 		a.meta = *meta;	/* borrowed */
-	pthread_mutex_lock(&ls->ns_lock);
+	ns_lock(ls);
 	err = dir_open(ls, k->path, strlen(k->path), true, &fd);
 	if (!err) {
 		err = attr_store(ls, k->key, fd, &a);
 		close(fd);
 	}
-	pthread_mutex_unlock(&ls->ns_lock);
+	ns_unlock(ls);
 	if (err == EEXIST)
 		log_collision(k);
 	else if (err)
@@ -1023,7 +1044,7 @@ static int local_put(struct objstore *s, const char *key, const void *data, size
 }
 
 /* Removes the marker attribute of directory k (and the directory if it is
- * then empty). Called with ns_lock held. */
+ * then empty). Called under ns_lock(). */
 static int marker_del(struct local_store *ls, const struct lkey *k)
 {
 	int fd, err;
@@ -1050,7 +1071,7 @@ static int local_del(struct objstore *s, const char *key)
 	err = key_parse(key, &k);
 	if (err)
 		return err;
-	pthread_mutex_lock(&ls->ns_lock);
+	ns_lock(ls);
 	if (k.marker) {
 		err = marker_del(ls, &k);
 		goto out_unlock;
@@ -1069,7 +1090,7 @@ static int local_del(struct objstore *s, const char *key)
 	}
 	close(dfd);
 out_unlock:
-	pthread_mutex_unlock(&ls->ns_lock);
+	ns_unlock(ls);
 	return err;
 }
 
@@ -1879,7 +1900,7 @@ static void local_destroy(struct objstore *s)
 	struct local_store *ls = to_ls(s);
 
 	close(ls->dirfd);
-	pthread_mutex_destroy(&ls->ns_lock);
+	pthread_mutex_destroy(&ls->lock);
 	free(ls->path);
 	free(ls->base.id);
 	free(ls);
@@ -1977,7 +1998,7 @@ int local_store_create(const char *root, const char *bucket, struct objstore **o
 	ls->fsync = !env_is("LITHFS_LOCAL_FSYNC", "0");
 	ls->xattrs = !env_is("LITHFS_LOCAL_NOXATTR", "1") &&
 		     !(fgetxattr(fd, XA_ETAG, NULL, 0) < 0 && errno == ENOTSUP);
-	pthread_mutex_init(&ls->ns_lock, NULL);
+	pthread_mutex_init(&ls->lock, NULL);
 	*out = &ls->base;
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -726,14 +727,20 @@ static void *writer_main(void *arg)
 {
 	struct worker *w = arg;
 	char key[64], val[16];
-	int i;
+	int i, err;
 
 	for (i = 0; i < 200; i++) {
 		snprintf(key, sizeof(key), "conc/d%d/k%d-%d", i % 3, w->id, i);
 		snprintf(val, sizeof(val), "%d", i);
-		if (os_put(w->s, key, val, strlen(val), NULL, NULL) || !get_is(w->s, key, val, strlen(val)) ||
-		    os_delete(w->s, key))
+		err = os_put(w->s, key, val, strlen(val), NULL, NULL);
+		if (!err && !get_is(w->s, key, val, strlen(val)))
+			err = EIO;
+		if (!err)
+			err = os_delete(w->s, key);
+		if (err) {
+			fprintf(stderr, "  %s: %s\n", key, strerror(err));
 			w->errors++;
+		}
 	}
 	return NULL;
 }
@@ -755,6 +762,34 @@ static void test_threads(struct objstore *s)
 		errors += w[i].errors;
 	}
 	CHECK_INT(errors, 0);
+	CHECK(!exists("b1/conc"));
+}
+
+/* Processes with a store each (no shared lock) writing and pruning the same
+ * directories: a directory removed by one under another's put is made
+ * again. */
+static void test_processes(void)
+{
+	struct worker w;
+	pid_t pids[4];
+	int i, status, failed = 0;
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			w.s = open_bucket("b1");
+			w.id = 100 + i;
+			w.errors = 0;
+			if (w.s)
+				writer_main(&w);
+			_exit(w.s && w.errors == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++)
+		if (pids[i] < 0 || waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failed++;
+	CHECK_INT(failed, 0);
 	CHECK(!exists("b1/conc"));
 }
 
@@ -1091,6 +1126,7 @@ int main(void)
 		test_mpu(s);
 		test_mpu_parts(s);
 		test_threads(s);
+		test_processes();
 		os_destroy(s);
 	}
 	s = open_bucket("lst");
