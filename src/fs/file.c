@@ -223,6 +223,8 @@ static int object_read(struct fs_file *f, void *buf, uint64_t off, size_t len)
 		err = rd_read(rf, buf, off, len, &got);
 	if (!err && got != len)
 		err = ESTALE;	/* shorter than the size it was opened with */
+	if (err == ENOENT)
+		err = ESTALE;	/* deleted: the version this file is built on is gone */
 	return err;
 }
 

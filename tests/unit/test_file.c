@@ -448,6 +448,13 @@ static void test_stale_and_rename(void)
 	put_object("mv-dst", b, sizeof(b));
 	CHECK_INT(file_read(f, got, 100, (off_t)(MiB + 7), &n), ESTALE);
 	file_close(f);
+	/* deleted behind our back: a write that needs the old bytes fails */
+	CHECK_INT(open_existing("mv-dst", false, &f), 0);
+	CHECK_INT(os_delete(store, "mv-dst"), 0);
+	CHECK_INT(file_write(f, "Q", 1, 5), ESTALE);
+	CHECK_INT(file_read(f, got, 1, 5, &n), ESTALE);
+	file_close(f);
+	put_object("mv-dst", b, sizeof(b));
 
 	/* a dirty renamed file publishes under the new key */
 	CHECK_INT(open_existing("mv-dst", false, &f), 0);
