@@ -635,6 +635,153 @@ out_release:
 	return err;
 }
 
+/* ---- in-place changes: untouched parts are copied server-side ---- */
+
+/* True when bytes [s, e) of the new contents are the object's bytes [s, e)
+ * untouched, so the part can be an UploadPartCopy. Caller holds mu. */
+static bool part_copyable(const struct fs_file *f, uint64_t s, uint64_t e)
+{
+	uint64_t g;
+
+	if (e > f->src_limit)
+		return false;
+	for (g = s / FILL_GRANULE; g * FILL_GRANULE < e; g++)
+		if (granule_filled(f, g))
+			return false;
+	return true;
+}
+
+struct part_job {			/* one multipart upload, parts by workers */
+	struct fs_file *f;		/* its mu is held by the flushing thread */
+	const char *upload_id;
+	struct os_part *parts;		/* parts[i] for part number i + 1 */
+	size_t n_parts;
+	pthread_mutex_t lock;
+	size_t next;			/* protected by lock: next part index */
+	int err;			/* protected by lock: the first error */
+};
+
+static int part_send(struct part_job *j, size_t i, char *buf)
+{
+	struct fs_file *f = j->f;
+	struct objstore *st = f->ctx->store;
+	uint64_t s = (uint64_t)i * f->ctx->part_size;
+	uint64_t e = min_u64(s + f->ctx->part_size, f->size);
+	int err;
+
+	j->parts[i].number = (int)i + 1;
+	if (part_copyable(f, s, e))
+		return os_mpu_copy_part(st, f->key, j->upload_id, (int)i + 1, f->key, s, e - s,
+					j->parts[i].etag);
+	err = contents_read(f, buf, s, (size_t)(e - s));
+	if (!err)
+		err = os_mpu_put_part(st, f->key, j->upload_id, (int)i + 1, buf,
+				      (size_t)(e - s), j->parts[i].etag);
+	return err;
+}
+
+static void *part_worker(void *arg)
+{
+	struct part_job *j = arg;
+	char *buf = malloc(j->f->ctx->part_size);
+
+	for (;;) {
+		size_t i;
+		int err;
+
+		pthread_mutex_lock(&j->lock);
+		i = j->next++;
+		err = j->err;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= j->n_parts || err)
+			break;
+		err = buf ? part_send(j, i, buf) : ENOMEM;
+		pthread_mutex_lock(&j->lock);
+		if (err && !j->err)
+			j->err = err;
+		pthread_mutex_unlock(&j->lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* ESTALE unless the object is still the version the copies were made from
+ * (UploadPartCopy has no If-Match in the store interface: the copies are
+ * checked by a HEAD before and after them). Caller holds mu. */
+static int source_check(struct fs_file *f)
+{
+	struct os_stat st;
+	int err;
+
+	memset(&st, 0, sizeof(st));
+	err = os_head(f->ctx->store, f->key, &st);
+	pthread_mutex_lock(&f->rd_mu);
+	if (err == ENOENT || (!err && strcmp(st.etag, f->etag) != 0))
+		err = ESTALE;
+	pthread_mutex_unlock(&f->rd_mu);
+	os_stat_release(&st);
+	return err;
+}
+
+/* One multipart upload of the whole contents: untouched parts are copied
+ * from the old object, the others read and sent, by upload_parallel
+ * workers with one part buffer each. Caller holds mu. */
+static int upload_with_copies(struct fs_file *f, const struct os_meta *meta,
+			      char etag[OS_ETAG_MAX])
+{
+	const struct file_ctx *c = f->ctx;
+	struct part_job j = { .f = f };
+	pthread_t th[64];
+	char *id = NULL;
+	int i, n, nth = 0, err;
+
+	struct rd_file *rf;
+
+	j.n_parts = (size_t)((f->size + c->part_size - 1) / c->part_size);
+	n = budget_take(c->upload_mem, c->part_size, 1, parallel(c) < 64 ? parallel(c) : 64);
+	j.parts = calloc(j.n_parts, sizeof(*j.parts));
+	err = j.parts ? object_handle(f, &rf) : ENOMEM;	/* learns the ETag after a rename */
+	if (!err)
+		err = source_check(f);
+	if (!err)
+		err = os_mpu_create(c->store, f->key, meta, &id);
+	if (err)
+		goto out_free;
+	j.upload_id = id;
+	pthread_mutex_init(&j.lock, NULL);
+	for (i = 1; i < n && (size_t)i < j.n_parts; i++)	/* n buffers with ours */
+		if (pthread_create(&th[nth], NULL, part_worker, &j) == 0)
+			nth++;
+	part_worker(&j);	/* this thread works too: progress even with no thread */
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	err = j.err ? j.err : source_check(f);
+	if (!err)
+		err = os_mpu_complete(c->store, f->key, id, j.parts, j.n_parts, etag);
+	if (err)
+		os_mpu_abort(c->store, f->key, id);
+out_free:
+	budget_release((uint64_t)n * c->part_size);
+	free(id);
+	free(j.parts);
+	return err;
+}
+
+/* True when at least one whole part of the new contents is an untouched
+ * range of the object. Caller holds mu. */
+static bool any_part_copyable(const struct fs_file *f)
+{
+	uint64_t p = f->ctx->part_size, s;
+
+	if (f->size <= p)
+		return false;	/* one part: a PUT is cheaper */
+	for (s = 0; s < f->src_limit; s += p)
+		if (part_copyable(f, s, min_u64(s + p, f->size)))
+			return true;
+	return false;
+}
+
 /* Completes the streaming upload; a different final metadata is applied by a
  * server-side copy onto itself. Caller holds mu. */
 static int stream_finish(struct fs_file *f, const struct os_meta *meta,
@@ -682,6 +829,8 @@ int file_flush(struct fs_file *f, const struct os_meta *meta, struct os_stat *st
 		stream_end(f);
 	if (f->up)
 		err = stream_finish(f, meta, etag);
+	else if (any_part_copyable(f))
+		err = upload_with_copies(f, meta, etag);
 	else
 		err = upload_contents(f, meta, etag);
 	if (err) {

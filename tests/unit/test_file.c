@@ -468,6 +468,51 @@ static void test_stale_and_rename(void)
 	file_close(f);
 }
 
+static void test_copy_parts(void)
+{
+	size_t len = 23 * MiB, i;
+	unsigned char *model = malloc(len + 100), *other = malloc(len);
+	struct objstore *bad = faulty("ops=get,rate=1,kinds=eio");
+	struct rd *blind = NULL;
+	struct rd_opts ro;
+	struct fs_file *f;
+
+	if (!CHECK(bad != NULL))
+		return;
+	memset(&ro, 0, sizeof(ro));
+	CHECK_INT(rd_create(bad, NULL, &ro, &blind), 0);
+	fill_random(model, len + 100);
+	put_object("cp", model, len);
+	/* rewrite part 3 and the tail whole: parts 1, 2, 4 are untouched, and
+	 * the flush must not read them (the reader cannot read anything) */
+	CHECK_INT(open_existing("cp", false, &f), 0);
+	fill_random(model + 10 * MiB, 5 * MiB);
+	fill_random(model + 20 * MiB, 3 * MiB + 100);
+	ctx.reader = blind;
+	for (i = 10 * MiB; i < 15 * MiB; i += MiB)
+		CHECK_INT(file_write(f, model + i, MiB, (off_t)i), 0);
+	CHECK_INT(file_write(f, model + 20 * MiB, 3 * MiB + 100, (off_t)(20 * MiB)), 0);
+	CHECK_INT(flush_plain(f, NULL), 0);
+	ctx.reader = reader;
+	CHECK(object_is("cp", model, len + 100));
+	CHECK_INT(uploads_in_progress(), 0);
+	file_close(f);
+
+	/* replaced by another client before the flush: ESTALE, theirs stays */
+	CHECK_INT(open_existing("cp", false, &f), 0);
+	CHECK_INT(file_write(f, "x", 1, 3), 0);
+	fill_random(other, len);
+	put_object("cp", other, len);
+	CHECK_INT(flush_plain(f, NULL), ESTALE);
+	CHECK(object_is("cp", other, len));
+	CHECK_INT(uploads_in_progress(), 0);
+	file_close(f);
+	rd_destroy(blind);
+	os_destroy(bad);
+	free(other);
+	free(model);
+}
+
 struct reader_arg {
 	struct fs_file *f;
 	int errors;
@@ -589,6 +634,7 @@ int main(void)
 	test_streaming();
 	test_flush_failure();
 	test_stale_and_rename();
+	test_copy_parts();
 	test_concurrent();
 	test_budget();
 	CHECK(staging_is_empty());	/* staging files are unlinked at once */
