@@ -16,8 +16,10 @@
  * a block of where the last one ended) opens a prefetch window of 2 blocks
  * that doubles, each time it is refilled, up to max_window; prefetch jobs
  * (runs of up to RUN_MAX contiguous blocks, one GET each) go to a second
- * queue that workers serve after demand jobs. A reader waiting on a block of
- * a queued prefetch job promotes the job to the demand queue.
+ * queue that workers serve after demand jobs, on at most nthreads - 1
+ * workers, so that a random read never waits behind a whole window of
+ * prefetch. A reader waiting on a block of a queued prefetch job promotes the
+ * job to the demand queue.
  *
  * Memory: every block in memory holds one buffer of block_size from a
  * buffer pool; r->mem_used counts those in the table, r->fill_used those
@@ -124,6 +126,8 @@ struct rd {
 	struct blk *table[NBUCKETS];
 	struct blk *lru_head, *lru_tail;	/* oldest first */
 	struct queue demand, prefetch;
+	int prefetch_busy;		/* workers running prefetch jobs */
+	int prefetch_max;		/* nthreads - 1: one is kept for demand */
 	uint64_t mem_used;		/* blocks in the table */
 	struct blk *fill_head, **fill_tail;	/* fetched blocks to store */
 	uint64_t fill_used, fill_limit;
@@ -515,12 +519,17 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		j = r->demand.head ? r->demand.head : r->prefetch.head;
+		j = r->demand.head;
+		if (!j && r->prefetch_busy < r->prefetch_max)
+			j = r->prefetch.head;
 		if (!j) {
 			pthread_cond_wait(&r->work_cond, &r->lock);
 			continue;
 		}
-		q_unlink(j->demand ? &r->demand : &r->prefetch, j);
+		bool pf = !j->demand;
+
+		q_unlink(pf ? &r->prefetch : &r->demand, j);
+		r->prefetch_busy += pf;
 		for (uint32_t i = 0; i < j->count; i++)
 			j->blks[i]->job = NULL;
 		if (j->o->files == 0) {		/* nobody reads it any more */
@@ -535,6 +544,10 @@ static void *worker_main(void *arg)
 			blk_unref(r, j->blks[i]);
 		obj_unref(r, j->o);
 		free(j);
+		if (pf) {
+			r->prefetch_busy--;
+			pthread_cond_signal(&r->work_cond);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -564,6 +577,7 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	r->fill_limit = r->mem_limit / 8 > MIN_FILL ? r->mem_limit / 8 : MIN_FILL;
 	r->fill_tail = &r->fill_head;
 	r->nthreads = o.threads > 0 ? o.threads : DEF_THREADS;
+	r->prefetch_max = r->nthreads > 1 ? r->nthreads - 1 : 1;
 	r->pool_max = (int)((r->mem_limit + r->fill_limit) / r->bs) + r->nthreads;
 	r->pool = calloc((size_t)r->pool_max, sizeof(*r->pool));
 	r->threads = calloc((size_t)r->nthreads, sizeof(*r->threads));
@@ -746,26 +760,25 @@ static void readahead(struct rd_file *f, uint64_t off, uint64_t end, uint64_t la
 {
 	struct rd *r = f->r;
 	uint64_t nblocks = (f->o->size + r->bs - 1) / r->bs;
-	bool seq = off == 0 || (f->next_off != UINT64_MAX &&
-				off + r->bs >= f->next_off && off <= f->next_off + r->bs);
+	uint64_t ahead = last + 1, target;
+	bool cont = f->next_off != UINT64_MAX && off + r->bs >= f->next_off &&
+		    off <= f->next_off + r->bs;
 
-	if (!seq) {
-		f->window = 0;
+	if (!cont || end > f->next_off)
 		f->next_off = end;
-		return;
+	if (!cont) {
+		f->window = 0;		/* random; a read at 0 starts a stream */
+		if (off != 0)
+			return;
 	}
-	if (f->next_off == UINT64_MAX || end > f->next_off || off == 0)
-		f->next_off = end;
 	if (f->window == 0) {
 		f->window = 2;
-		f->pf_end = last + 1;
-	}
-	uint64_t ahead = last + 1, target = ahead + f->window;
-
-	if (f->pf_end < ahead)
 		f->pf_end = ahead;
-	if (target > nblocks)
-		target = nblocks;
+	}
+	/* behind us, or far ahead after a step back: start from here */
+	if (f->pf_end < ahead || f->pf_end > ahead + 2 * f->window)
+		f->pf_end = ahead;
+	target = ahead + f->window < nblocks ? ahead + f->window : nblocks;
 	if (f->pf_end >= target || f->pf_end - ahead > f->window / 2)
 		return;
 	f->pf_end = prefetch(r, f->o, f->pf_end, target);

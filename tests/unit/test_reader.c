@@ -43,6 +43,9 @@ struct cstore {
 	struct objstore base;
 	int gets;		/* atomic */
 	int delay_ms;
+	int fail;		/* GETs fail with this errno while set */
+	uint64_t below;		/* low_gets counts GETs starting below this */
+	int low_gets;		/* atomic */
 };
 
 static int c_get(struct objstore *s, const char *key, uint64_t off, uint64_t len,
@@ -51,11 +54,15 @@ static int c_get(struct objstore *s, const char *key, uint64_t off, uint64_t len
 	struct cstore *cs = (struct cstore *)s;
 
 	__atomic_add_fetch(&cs->gets, 1, __ATOMIC_SEQ_CST);
+	if (off < cs->below)
+		__atomic_add_fetch(&cs->low_gets, 1, __ATOMIC_SEQ_CST);
 	if (cs->delay_ms) {
 		struct timespec ts = { 0, cs->delay_ms * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}
+	if (cs->fail)
+		return cs->fail;
 	return os_get(s->inner, key, off, len, etag, sink, arg);
 }
 
@@ -179,6 +186,22 @@ static void test_random(void)
 	CHECK_INT(rd_open(r2, "random", etag, size, &f), 0);
 	CHECK(read_equal(f, src, 5 * BS + 100, 1000, size));
 	CHECK_INT(gets(cs) - before, 1);
+	/* a stream in block 5, then one from offset 0: the second one prefetches
+	 * too (from 0, not from where the first one left off), so blocks 0-4
+	 * take at most 4 GETs, not one each */
+	int ok2 = 1;
+
+	for (uint64_t off = 5 * BS; off < 6 * BS; off += 64 << 10)
+		ok2 &= read_equal(f, src, off, 64 << 10, size);
+	cs->below = 5 * BS;
+	for (uint64_t off = 0; off < 5 * BS; off += 64 << 10)
+		ok2 &= read_equal(f, src, off, 64 << 10, size);
+	CHECK(ok2);
+	int n0 = __atomic_load_n(&cs->low_gets, __ATOMIC_SEQ_CST);
+
+	cs->below = 0;
+	if (!CHECK(n0 <= 4))
+		fprintf(stderr, "blocks 0-4 took %d GETs\n", n0);
 	rd_close(f);
 	rd_destroy(r2);
 	rd_destroy(r);
@@ -295,6 +318,48 @@ static void test_estale(void)
 	rd_destroy(r);
 	close(src);
 	close(src2);
+	free(data);
+}
+
+/* A failed GET fails the read, is not remembered, and does not hang. A
+ * random read is not stuck behind another file's prefetch window. */
+static void test_errors_latency(void)
+{
+	char etag[OS_ETAG_MAX], buf[100];
+	uint64_t size = 64 * BS;
+	int src;
+	char *data = make_object("errs", size, 10, etag, &src);
+	struct rd *r = make_rd(NULL, 64 * BS);
+	struct rd_file *f = NULL, *g = NULL;
+	struct timespec t0, t1;
+	size_t got = 1;
+
+	CHECK_INT(rd_open(r, "errs", etag, size, &f), 0);
+	cs->fail = EIO;
+	CHECK_INT(rd_read(f, buf, 10 * BS, sizeof(buf), &got), EIO);
+	CHECK_INT(rd_read(f, buf, 10 * BS, sizeof(buf), &got), EIO);
+	cs->fail = 0;
+	CHECK(read_equal(f, src, 10 * BS, sizeof(buf), size));
+
+	/* f's reads in its first block open a prefetch window of several GETs
+	 * (200 ms each); g's random read right after takes one GET, not two */
+	cs->delay_ms = 200;
+	CHECK_INT(rd_open(r, "errs", etag, size, &g), 0);
+	for (uint64_t off = 0; off < BS; off += 32 << 10)
+		CHECK(read_equal(f, src, off, 32 << 10, size));
+	usleep(30000);			/* the workers pick up the prefetch jobs */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(read_equal(g, src, 50 * BS + 5, 1000, size));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+
+	if (!CHECK(ms < 350))
+		fprintf(stderr, "random read behind prefetch took %.0f ms\n", ms);
+	cs->delay_ms = 0;
+	rd_close(g);
+	rd_close(f);
+	rd_destroy(r);
+	close(src);
 	free(data);
 }
 
@@ -500,6 +565,7 @@ int main(int argc, char **argv)
 	test_sequential();
 	test_concurrent();
 	test_estale();
+	test_errors_latency();
 	test_cache_reuse();
 	test_close_early();
 	os_destroy(&cs->base);
