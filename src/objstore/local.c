@@ -456,13 +456,19 @@ static int xattr_read(int fd, const char *name, struct buf *b)
 	return 0;
 }
 
-static int xattr_load(int fd, struct lattr *a)
+/* Reads the xattrs of fd into a: all of them, or without metadata only the
+ * two a listing needs (two reads instead of one per xattr). */
+static int xattr_load(int fd, bool with_meta, struct lattr *a)
 {
+	static const char no_meta[] = XA_ETAG "\0" XA_MARKER "\0";
 	struct buf names = BUF_INIT, v = BUF_INIT;
 	const char *name;
 	int err;
 
-	err = xattr_read(fd, NULL, &names);
+	if (with_meta)
+		err = xattr_read(fd, NULL, &names);
+	else
+		err = buf_append(&names, no_meta, sizeof(no_meta) - 1);
 	for (name = names.data; !err && name < names.data + names.len;
 	     name += strlen(name) + 1) {
 		if (!starts_with(name, XA_PREFIX))
@@ -534,9 +540,11 @@ static int xattr_store(int fd, const struct lattr *a)
 	return err;
 }
 
-/* Reads the attributes of key (fd: its file or directory). A key without
- * attributes gives an empty lattr and 0. */
-static int attr_load(struct local_store *ls, const char *key, int fd, struct lattr *a)
+/* Reads the attributes of key (fd: its file or directory), the user
+ * metadata only when with_meta. A key without attributes gives an empty
+ * lattr and 0. */
+static int attr_load(struct local_store *ls, const char *key, int fd, bool with_meta,
+		     struct lattr *a)
 {
 	struct buf b = BUF_INIT;
 	char name[40];
@@ -544,7 +552,7 @@ static int attr_load(struct local_store *ls, const char *key, int fd, struct lat
 
 	memset(a, 0, sizeof(*a));
 	if (ls->xattrs) {
-		err = xattr_load(fd, a);
+		err = xattr_load(fd, with_meta, a);
 		return err == ENOTSUP ? 0 : err;
 	}
 	mfd = openat(ls->dirfd, META_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -627,7 +635,7 @@ static bool dir_is_marker(struct local_store *ls, int dirfd, const char *name,
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return true;
-	if (attr_load(ls, key, fd, &a)) {
+	if (attr_load(ls, key, fd, false, &a)) {
 		close(fd);
 		return true;
 	}
@@ -689,7 +697,7 @@ static int marker_open(struct local_store *ls, const struct lkey *k, struct lobj
 	err = dir_open(ls, k->path, strlen(k->path), false, &fd);
 	if (err)
 		return err == EEXIST ? ENOENT : err;
-	err = attr_load(ls, k->key, fd, &o->attr);
+	err = attr_load(ls, k->key, fd, true, &o->attr);
 	close(fd);
 	if (err)
 		return sys_err("read attributes", k->key, err);
@@ -719,7 +727,7 @@ static int file_open(struct local_store *ls, const struct lkey *k, struct lobj *
 	if (!err && !S_ISREG(st.st_mode))
 		return ENOENT;
 	if (!err)
-		err = attr_load(ls, k->key, o->fd, &o->attr);
+		err = attr_load(ls, k->key, o->fd, true, &o->attr);
 	if (err)
 		return sys_err("open", k->key, err);
 	o->size = (uint64_t)st.st_size;
@@ -1304,7 +1312,8 @@ static void emit_file(struct lister *l, int dirfd, const char *name, const char 
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || attr_load(l->ls, key, fd, &a)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    attr_load(l->ls, key, fd, false, &a)) {
 		close(fd);
 		return;
 	}
@@ -1344,7 +1353,7 @@ static bool subtree_has_key(struct lister *l, int fd, size_t pathlen)
 	bool found;
 	int sub;
 
-	if (attr_load(l->ls, l->path, fd, &a) == 0) {
+	if (attr_load(l->ls, l->path, fd, false, &a) == 0) {
 		found = a.marker && key_wanted(l, l->path);
 		attr_release(&a);
 		if (found)
@@ -1408,7 +1417,7 @@ static void walk_dir(struct lister *l, int fd, const char *name, size_t pathlen)
 		if (subtree_has_key(l, sub, pathlen))
 			emit_prefix(l, path, cpl);
 	} else {
-		if (attr_load(l->ls, path, sub, &a) == 0) {
+		if (attr_load(l->ls, path, sub, false, &a) == 0) {
 			if (a.marker && key_wanted(l, path))
 				emit_marker(l, path, &a);
 			attr_release(&a);
