@@ -26,7 +26,9 @@ struct os_upload_opts {
 	int max_inflight;	/* parts uploading at once; default 4 */
 };
 
-/* meta may be NULL; it is copied. 0 or ENOMEM. Nothing is sent yet. */
+/* meta may be NULL; it is copied. 0, ENOMEM, or EINVAL for a part_size
+ * outside 5 MiB..5 GiB or max_inflight outside 1..64 (0 = default). Nothing
+ * is sent yet. */
 int os_upload_create(struct objstore *s, const char *key, const struct os_meta *meta,
 		     const struct os_upload_opts *opts, struct os_upload **out);
 /* 0, or the first error of any part so far (the upload is then dead: call
