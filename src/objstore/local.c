@@ -751,6 +751,14 @@ static int obj_open(struct local_store *ls, const struct lkey *k, struct lobj *o
 	return err;
 }
 
+/* Parses key into k and opens it into o. */
+static int key_open(struct local_store *ls, const char *key, struct lkey *k, struct lobj *o)
+{
+	int err = key_parse(key, k);
+
+	return err ? err : obj_open(ls, k, o);
+}
+
 /* Reads [off, off+len) of fd in chunks and hands each to fn. A file that got
  * shorter meanwhile is EIO. */
 static int read_range(int fd, uint64_t off, uint64_t len,
@@ -991,9 +999,7 @@ static int local_head(struct objstore *s, const char *key, struct os_stat *st)
 	struct lkey k;
 	int err;
 
-	err = key_parse(key, &k);
-	if (!err)
-		err = obj_open(to_ls(s), &k, &o);
+	err = key_open(to_ls(s), key, &k, &o);
 	if (err)
 		return err;
 	st->size = o.size;
@@ -1013,9 +1019,7 @@ static int local_get(struct objstore *s, const char *key, uint64_t off, uint64_t
 	struct lkey k;
 	int err;
 
-	err = key_parse(key, &k);
-	if (!err)
-		err = obj_open(to_ls(s), &k, &o);
+	err = key_open(to_ls(s), key, &k, &o);
 	if (err)
 		return err;
 	if (etag && strcmp(etag, o.etag) != 0)
@@ -1123,11 +1127,9 @@ static int local_copy(struct objstore *s, const char *src, const char *dst,
 	struct lobj o;
 	int err;
 
-	err = key_parse(src, &ks);
+	err = key_parse(dst, &kd);
 	if (!err)
-		err = key_parse(dst, &kd);
-	if (!err)
-		err = obj_open(to_ls(s), &ks, &o);
+		err = key_open(to_ls(s), src, &ks, &o);
 	if (err)
 		return err;
 	if (!meta)
@@ -1717,9 +1719,7 @@ static int local_mpu_copy_part(struct objstore *s, const char *key, const char *
 	struct lobj o;
 	int err;
 
-	err = key_parse(src_key, &k);
-	if (!err)
-		err = obj_open(to_ls(s), &k, &o);
+	err = key_open(to_ls(s), src_key, &k, &o);
 	if (err)
 		return err;
 	if (off >= o.size || len > o.size - off)
