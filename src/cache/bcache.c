@@ -790,6 +790,7 @@ int bc_open(const char *dir, uint64_t max_bytes, struct bcache **out, char *err,
 	}
 	chmod_file(dir, "data.mdb");
 	chmod_file(dir, "lock.mdb");
+	evict_for(c, 0);		/* the limit may have been lowered */
 	*out = c;
 	return 0;
 out_free:

@@ -41,8 +41,10 @@ struct bc_stats {
 
 /* Default directory for this user (caller frees). */
 char *bc_default_dir(void);
-/* max_bytes 0 = default (10 % of the free space of the directory's file system,
- * between 256 MiB and 16 GiB). 0, or an errno with a message in err. */
+/* max_bytes 0 = default: the limit stored in the cache by the last explicit
+ * max_bytes, else (new cache) 10 % of the free space of the directory's file
+ * system, between 256 MiB and 16 GiB. An explicit max_bytes is stored, and a
+ * cache over it is trimmed at once. 0, or an errno with a message in err. */
 int bc_open(const char *dir, uint64_t max_bytes, struct bcache **out, char *err,
 	    size_t errlen);
 void bc_close(struct bcache *c);

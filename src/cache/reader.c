@@ -12,14 +12,14 @@
  *
  * rd_read: for each block of the range, find it or insert it (the reader
  * itself then tries the cache, and queues a demand job on a miss), then wait
- * for each block in order and copy. Sequential access (a read starting within
- * a block of where the last one ended) opens a prefetch window of 2 blocks
- * that doubles, each time it is refilled, up to max_window; prefetch jobs
- * (runs of up to RUN_MAX contiguous blocks, one GET each) go to a second
- * queue that workers serve after demand jobs, on at most nthreads - 1
- * workers, so that a random read never waits behind a whole window of
- * prefetch. A reader waiting on a block of a queued prefetch job promotes the
- * job to the demand queue.
+ * for each block in order and copy. Sequential access (a read starting
+ * within a block of where the last one ended, or at 0) opens a prefetch
+ * window of 2 blocks that doubles, each time it is refilled, up to
+ * max_window; prefetch jobs (runs of up to RUN_MAX contiguous blocks, one GET
+ * each) go to a second queue that workers serve after demand jobs, on at most
+ * nthreads - 1 workers, so that a random read never waits behind a whole
+ * window of prefetch. A reader waiting on a block of a queued prefetch job
+ * promotes the job to the demand queue.
  *
  * Memory: every block in memory holds one buffer of block_size from a
  * buffer pool; r->mem_used counts those in the table, r->fill_used those

@@ -297,6 +297,17 @@ static void test_persistence(void)
 	CHECK_INT(st.hits, 2);
 	CHECK_INT(st.blocks, 1);
 	CHECK_INT(st.max_bytes, 32 << 20);
+	for (uint64_t i = 10; i < 20; i++)
+		put_idx(c, "p", "e", i);
+	bc_close(c);
+	/* a lower limit trims the cache at open, newest blocks stay */
+	c = open_cache(dir, 4 * BS);
+	if (!c)
+		return;
+	bc_get_stats(c, &st);
+	CHECK(st.bytes <= 4 * BS && st.blocks > 0);
+	CHECK_INT(has_idx(c, "p", "e", 19), 1);
+	CHECK_INT(has_idx(c, "p", "e", 3), 0);
 	bc_close(c);
 	free(dir);
 }
