@@ -24,6 +24,8 @@
 #include "exec/manifest.h"
 #include "exec/plan.h"
 #include "exec/report.h"
+#include "exec/slurm.h"
+#include "exec/worker.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -32,6 +34,7 @@
 struct cli {
 	struct eng_opts eng;
 	struct chunk_opts chunk;
+	struct slurm_opts slurm;
 	bool merge, resume, dry_run, quiet;
 	int progress;			/* -1 auto (TTY), 0 off, 1 on */
 	const char *command;		/* -c */
@@ -66,6 +69,9 @@ static void usage(FILE *f)
 	      "      --log-dir DIR     keep task stderr in DIR (default OUT/.mapdir/logs)\n"
 	      "      --dry-run         print the tasks and exit\n"
 	      "      --progress, --no-progress   force the progress line on or off\n"
+	      "      --backend slurm   run the tasks as one Slurm job array (docs/slurm.md):\n"
+	      "      --partition P, --account A, --time T, --max-running N,\n"
+	      "      --tasks-per-job K, --sbatch-arg ARG (repeatable), --stage\n"
 	      "  -q, --quiet           no summary unless something failed\n"
 	      "  -v, --verbose         say how IN and OUT are accessed\n"
 	      "  -h, --help            this text\n", f);
@@ -154,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	SLURM_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -208,7 +215,11 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 	case 'q': c->quiet = true; return 0;
 	case 'v': log_set_level(LOG_INFO); return 0;
 	case 'h': usage(stdout); return EXIT_SUCCESS + 256;
-	default: usage(stderr); return EXIT_USAGE;
+	default:
+		if ((v = slurm_parse_opt(&c->slurm, opt, arg)) >= 0)
+			return (int)v;
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 }
 
@@ -239,6 +250,8 @@ static int parse_cli(struct cli *c, int argc, char **argv)
 		fputs("mapdir: --merge needs --chunk-size or --chunks\n", stderr);
 		return EXIT_USAGE;
 	}
+	if (c->slurm.enabled)
+		return slurm_check(&c->slurm, c->in, c->out, c->merge, c->log_dir != NULL);
 	return 0;
 }
 
@@ -392,7 +405,7 @@ static int run(struct cli *c, struct plan *plan, struct loc *in, struct loc *out
 	}
 	if (c->resume)
 		eng_mark_done(plan, io.manifest);
-	st = eng_run(&c->eng, &io);
+	st = c->slurm.enabled ? slurm_run(&c->slurm, &c->eng, &io) : eng_run(&c->eng, &io);
 	report_finish(io.report, st > 128 ? strsignal(st - 128) : NULL);
 	if (manifest_close(io.manifest) != 0)
 		fprintf(stderr, "mapdir: cannot save the manifest in %s\n", loc_name(out));
@@ -411,6 +424,8 @@ int main(int argc, char **argv)
 
 	keep_std_fds();
 	log_init("mapdir", LOG_NOTICE);	/* before parse_cli: -v raises the level */
+	if (argc > 1 && strcmp(argv[1], WORKER_FLAG) == 0)
+		return worker_main(argc, argv);
 	st = parse_cli(&c, argc, argv);
 	if (st)
 		return st == 256 ? EXIT_SUCCESS : st;
@@ -437,5 +452,6 @@ int main(int argc, char **argv)
 	if (!c.command)
 		free((char *)c.eng.command);
 	free(c.path);
+	slurm_opts_release(&c.slurm);
 	return st;
 }
