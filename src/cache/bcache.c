@@ -341,7 +341,8 @@ static void remap(struct bcache *c)
 	pthread_rwlock_unlock(&c->map_lock);
 }
 
-/* Begins a txn with map_lock held for reading (released by txn_end). */
+/* Begins a txn with map_lock held for reading (txn_commit/txn_abort release
+ * it). */
 static int txn_begin(struct bcache *c, unsigned flags, MDB_txn **txn)
 {
 	int rc;

@@ -140,7 +140,8 @@ static int cache_cmd(const char *cmd, const char *dir, bool json)
 	return rc ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+/* Parses the options after `cache stats|clear`. 0, or an exit status. */
+static int parse_opts(int argc, char **argv, const char **dir, bool *json)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -148,10 +149,40 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int c;
+
+	optind = 3;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			*dir = optarg;
+			break;
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || (*json && strcmp(argv[2], "stats"))) {
+		fprintf(stderr, "lithfs: unexpected argument %s\n",
+			optind < argc ? argv[optind] : "--json");
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
 	const char *dir = NULL;
 	char *def = NULL;
 	bool json = false;
-	int c, rc;
+	int rc;
 
 	log_init("lithfs", LOG_WARNING);
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
@@ -167,29 +198,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	optind = 3;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc || (json && strcmp(argv[2], "stats"))) {
-		fprintf(stderr, "lithfs: unexpected argument %s\n",
-			optind < argc ? argv[optind] : "--json");
-		usage(stderr);
-		return 2;
-	}
+	rc = parse_opts(argc, argv, &dir, &json);
+	if (rc)
+		return rc;
 	if (!dir) {
 		def = bc_default_dir();
 		if (!def) {

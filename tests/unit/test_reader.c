@@ -475,12 +475,34 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Opens SOURCE (endpoint from S3_ENDPOINT) behind the counting wrapper. */
+static struct objstore *bench_store(const char *source)
+{
+	struct os_config cfg = { .endpoint = getenv("S3_ENDPOINT") };
+	struct objstore *s = NULL;
+	struct os_source src;
+	char err[512];
+	int rc = os_source_parse(source, &src, err, sizeof(err));
+
+	if (!rc) {
+		rc = os_open(&src, &cfg, &s, err, sizeof(err));
+		os_source_release(&src);
+	}
+	if (rc) {
+		fprintf(stderr, "test_reader: %s\n", err);
+		return NULL;
+	}
+	cs = calloc(1, sizeof(*cs));
+	cs->base.ops = &cstore_ops;
+	cs->base.id = s->id;
+	cs->base.inner = s;
+	return s;
+}
+
 static int bench(const char *source, const char *key, const char *cache_dir)
 {
-	struct os_source src;
-	struct os_config cfg = { .endpoint = getenv("S3_ENDPOINT") };
 	struct rd_opts o = { 0 };
-	struct objstore *s = NULL;
+	struct objstore *s = bench_store(source);
 	struct bcache *c = NULL;
 	struct os_stat st;
 	struct rd *r = NULL;
@@ -491,20 +513,10 @@ static int bench(const char *source, const char *key, const char *cache_dir)
 	size_t got = 0;
 	int rc;
 
+	if (!s)
+		return 1;
 	if (getenv("LITHFS_BENCH_THREADS"))
 		o.threads = atoi(getenv("LITHFS_BENCH_THREADS"));
-	rc = os_source_parse(source, &src, err, sizeof(err));
-	if (!rc)
-		rc = os_open(&src, &cfg, &s, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "test_reader: %s\n", err);
-		return 1;
-	}
-	os_source_release(&src);
-	cs = calloc(1, sizeof(*cs));
-	cs->base.ops = &cstore_ops;
-	cs->base.id = s->id;
-	cs->base.inner = s;
 	if (cache_dir && bc_open(cache_dir, 0, &c, err, sizeof(err))) {
 		fprintf(stderr, "test_reader: %s\n", err);
 		return 1;
