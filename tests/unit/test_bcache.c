@@ -278,6 +278,35 @@ static void test_two_processes(void)
 	free(dir);
 }
 
+/* Another process grows the file past this process's map (MDB_MAP_RESIZED):
+ * this one remaps and reads the new blocks. */
+static void test_map_resized(void)
+{
+	char *dir = subdir("resized");
+	struct bcache *c = open_cache(dir, 4 * BS);	/* map about 8.4 MiB */
+	int status = -1;
+
+	if (!c)
+		return;
+	put_idx(c, "small", "e", 0);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct bcache *big = open_cache(dir, 64 << 20);
+
+		for (uint64_t i = 0; i < 400 && big; i++)	/* 25 MiB */
+			put_idx(big, "big", "e", i);
+		bc_close(big);
+		_exit(big && !check_failures ? 0 : 1);
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK_INT(status, 0);
+	CHECK_INT(has_idx(c, "big", "e", 399), 1);
+	CHECK_INT(has_idx(c, "big", "e", 0), 1);
+	bc_close(c);
+	free(dir);
+}
+
 static void test_persistence(void)
 {
 	char *dir = subdir("persist");
@@ -501,6 +530,7 @@ int main(int argc, char **argv)
 	test_eviction();
 	test_map_full();
 	test_two_processes();
+	test_map_resized();
 	test_persistence();
 	test_foreign_dir();
 	test_corrupt();
