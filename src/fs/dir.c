@@ -1,8 +1,9 @@
 /*
  * dir.c - directories: readdir, mkdir, rmdir, and renaming a directory.
  *
- * readdir lists "dir/" with delimiter "/" page by page (1000 keys each) and
- * takes every entry's attributes from the listing (size, Last-Modified,
+ * opendir lists "dir/" with delimiter "/" page by page (1000 keys each) into
+ * a snapshot that readdir serves; every entry's attributes come from the
+ * listing (size, Last-Modified,
  * ETag; owner and mode are the defaults unless the cache already knows the
  * object's metadata), so a directory of N keys costs N/1000 LISTs and no
  * HEAD. The whole listing is read before anything is returned, so the
@@ -58,6 +59,7 @@ static int list_all(struct fs *fs, const char *prefix, const char *delim,
 			return ENOMEM;
 		l->pages = p;
 		memset(&p[l->n], 0, sizeof(*p));
+		log_msg(LOG_DEBUG, "list \"%s\" page %zu", prefix, l->n + 1);
 		rc = os_list(fs->store, prefix[0] != '\0' ? prefix : NULL, delim, token, 1000,
 			     &p[l->n]);
 		if (rc != 0)
@@ -106,35 +108,70 @@ static bool shadowed_by_dir(const struct listing *l, const char *key)
 	return found;
 }
 
+/* A directory handle: the entries of one listing, taken at opendir and
+ * served by readdir at increasing offsets (entry i has offset i + 1), which
+ * is what lets libfuse pass the attributes on as READDIRPLUS replies. */
+struct dir_snap {
+	struct snap_ent {
+		char *name;	/* owned */
+		struct stat st;
+	} *e;			/* owned */
+	size_t n, cap;
+};
+
+static void snap_free(struct dir_snap *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->e[i].name);
+	free(d->e);
+	free(d);
+}
+
+static int snap_add(struct dir_snap *d, const char *name, size_t len, const struct stat *st)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct snap_ent *e = realloc(d->e, cap * sizeof(*e));
+
+		if (e == NULL)
+			return ENOMEM;
+		d->e = e;
+		d->cap = cap;
+	}
+	d->e[d->n].name = strndup(name, len);
+	if (d->e[d->n].name == NULL)
+		return ENOMEM;
+	d->e[d->n].st = *st;
+	d->n++;
+	return 0;
+}
+
 struct fill {
 	struct fs *fs;
 	const char *path;	/* the directory */
 	const char *dkey;	/* its listing prefix */
-	void *buf;
-	fuse_fill_dir_t filler;
-	bool plus;
+	struct dir_snap *snap;
 };
 
-/* Caches a (listing attributes), then hands the best known ones to FUSE. */
+/* Caches a (listing attributes), then records the best known ones. */
 static int emit(struct fill *f, const char *name, size_t len, struct fs_attr *a)
 {
-	char cname[FS_NAME_MAX + 1];
-	char *child;
 	size_t plen = strlen(f->path);
 	struct stat st;
+	char *child;
 
-	memcpy(cname, name, len);
-	cname[len] = '\0';
 	child = malloc(plen + len + 2);
 	if (child == NULL)
 		return ENOMEM;
-	snprintf(child, plen + len + 2, "%s/%s", strcmp(f->path, "/") == 0 ? "" : f->path,
-		 cname);
+	snprintf(child, plen + len + 2, "%s/%.*s", strcmp(f->path, "/") == 0 ? "" : f->path,
+		 (int)len, name);
 	acache_put_listed(f->fs->ac, child, a);
 	(void)acache_get(f->fs->ac, child, a);	/* a hit may know more */
 	free(child);
 	fs_attr_to_stat(f->fs->opts, a, &st);
-	return f->filler(f->buf, cname, &st, 0, f->plus ? FUSE_FILL_DIR_PLUS : 0) ? ENOMEM : 0;
+	return snap_add(f->snap, name, len, &st);
 }
 
 static int emit_page(struct fill *f, const struct listing *l, const struct os_list_page *p)
@@ -198,8 +235,7 @@ static int emit_unpublished(struct fill *f)
 			struct stat st;
 
 			fs_attr_to_stat(f->fs->opts, &a, &st);
-			if (f->filler(f->buf, name, &st, 0, f->plus ? FUSE_FILL_DIR_PLUS : 0))
-				rc = ENOMEM;
+			rc = snap_add(f->snap, name, strlen(name), &st);
 		}
 		free(parent);
 		free(p);
@@ -209,33 +245,74 @@ static int emit_unpublished(struct fill *f)
 	return rc;
 }
 
-int fs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-		  struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 {
-	struct fs *fs = fs_self();
 	struct listing l = { NULL, 0, NULL, 0 };
-	struct fill f = { fs, path, NULL, buf, filler, (flags & FUSE_READDIR_PLUS) != 0 };
+	struct fill f = { fs, path, NULL, snap };
+	struct stat dot;
 	char *dkey;
 	int rc;
 
-	(void)off;
-	(void)fi;
 	rc = fs_key(fs, path, true, &dkey);
 	if (rc != 0)
-		return -rc;
+		return rc;
 	f.dkey = dkey;
+	memset(&dot, 0, sizeof(dot));
+	dot.st_mode = S_IFDIR;
 	rc = list_all(fs, dkey, "/", &l);
 	if (rc == 0)
 		rc = index_dirs(&l);
-	if (rc == 0 && (filler(buf, ".", NULL, 0, 0) || filler(buf, "..", NULL, 0, 0)))
-		rc = ENOMEM;
+	if (rc == 0)
+		rc = snap_add(snap, ".", 1, &dot);
+	if (rc == 0)
+		rc = snap_add(snap, "..", 2, &dot);
 	for (size_t i = 0; i < l.n && rc == 0; i++)
 		rc = emit_page(&f, &l, &l.pages[i]);
 	if (rc == 0)
 		rc = emit_unpublished(&f);
 	listing_release(&l);
 	free(dkey);
-	return -rc;
+	return rc;
+}
+
+int fs_op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct dir_snap *snap = calloc(1, sizeof(*snap));
+	int rc;
+
+	if (snap == NULL)
+		return -ENOMEM;
+	rc = snapshot(fs_self(), path, snap);
+	if (rc != 0) {
+		snap_free(snap);
+		return -rc;
+	}
+	fi->fh = (uintptr_t)snap;
+	return 0;
+}
+
+int fs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		  struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct dir_snap *snap = (struct dir_snap *)(uintptr_t)fi->fh;
+	enum fuse_fill_dir_flags ff = (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0;
+
+	(void)path;
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < snap->n; i++) {
+		const struct snap_ent *e = &snap->e[i];
+		bool dots = i < 2;	/* ".", "..": no attributes to hand out */
+
+		if (filler(buf, e->name, dots ? NULL : &e->st, (off_t)i + 1, dots ? 0 : ff))
+			break;
+	}
+	return 0;
+}
+
+int fs_op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	snap_free((struct dir_snap *)(uintptr_t)fi->fh);
+	return 0;
 }
 
 int fs_op_mkdir(const char *path, mode_t mode)

@@ -189,6 +189,7 @@ static int stat_remote_dir(struct fs *fs, const char *dkey, bool marker,
 	if (!marker)
 		return 0;
 	memset(&st, 0, sizeof(st));
+	log_msg(LOG_DEBUG, "head \"%s\" (directory marker)", dkey);
 	rc = os_head(fs->store, dkey, &st);
 	if (rc == 0)
 		fs_attr_from_object(fs->opts, true, &st, a);
@@ -207,6 +208,7 @@ static int stat_remote(struct fs *fs, const char *path, struct fs_attr *a)
 	if (rc != 0)
 		return rc;
 	memset(&page, 0, sizeof(page));
+	log_msg(LOG_DEBUG, "list \"%s\" max 2 (lookup)", dkey);
 	rc = os_list(fs->store, dkey, NULL, NULL, 2, &page);
 	if (rc == 0 && (page.n_entries > 0 || page.n_prefixes > 0)) {
 		bool marker = page.n_entries > 0 && strcmp(page.entries[0].key, dkey) == 0;
@@ -224,6 +226,7 @@ static int stat_remote(struct fs *fs, const char *path, struct fs_attr *a)
 	if (rc != 0)
 		return rc;
 	memset(&st, 0, sizeof(st));
+	log_msg(LOG_DEBUG, "head \"%s\" (lookup)", key);
 	rc = os_head(fs->store, key, &st);
 	if (rc == 0)
 		fs_attr_from_object(fs->opts, false, &st, a);
@@ -332,7 +335,9 @@ static const struct fuse_operations fs_ops = {
 	.init = op_init,
 	.getattr = op_getattr,
 	.statfs = op_statfs,
+	.opendir = fs_op_opendir,
 	.readdir = fs_op_readdir,
+	.releasedir = fs_op_releasedir,
 	.mkdir = fs_op_mkdir,
 	.rmdir = fs_op_rmdir,
 	.link = op_link,

@@ -84,6 +84,8 @@ int fs_op_utimens(const char *path, const struct timespec tv[2],
 		  struct fuse_file_info *fi);
 
 /* dir.c */
+int fs_op_opendir(const char *path, struct fuse_file_info *fi);
+int fs_op_releasedir(const char *path, struct fuse_file_info *fi);
 int fs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags);
 int fs_op_mkdir(const char *path, mode_t mode);

@@ -135,6 +135,7 @@ static int open_inode(struct fs *fs, const char *path, bool trunc, struct fs_ino
 	if (rc != 0)
 		return rc;
 	memset(&st, 0, sizeof(st));
+	log_msg(LOG_DEBUG, "head \"%s\" (open)", key);
 	rc = os_head(fs->store, key, &st);
 	if (rc == 0) {
 		fs_attr_from_object(fs->opts, false, &st, &a);

@@ -284,6 +284,7 @@ static int change_stored(struct fs *fs, const char *path, const struct attr_chan
 	if (rc != 0)
 		return rc;
 	memset(&st, 0, sizeof(st));
+	log_msg(LOG_DEBUG, "head \"%s\" (attribute change)", key);
 	rc = os_head(fs->store, key, &st);
 	if (rc == 0)
 		fs_attr_from_object(fs->opts, dir, &st, &a);

@@ -22,6 +22,7 @@
 #   oob_meta KEY NAME print the x-amz-meta-NAME of KEY ("" if absent)
 #   oob_exists KEY    status 0 iff KEY exists
 #   oob_rm KEY        delete an object
+#   oob_put_many PREFIX N   keys PREFIX00001..PREFIX<N>, each holding its own key
 # Assertions
 #   fail MSG          print "FAIL: MSG" and exit 1 (the trap cleans up)
 #   expect_eq GOT WANT WHAT
@@ -140,7 +141,7 @@ trap mount_cleanup EXIT
 s3req() {
 	local method=$1 key=$2
 	shift 2
-	curl -s -o "$TMPDIR/s3resp" -D "$TMPDIR/s3hdr" -w '%{http_code}' -m 60 -X "$method" \
+	curl -s --path-as-is -o "$TMPDIR/s3resp" -D "$TMPDIR/s3hdr" -w '%{http_code}' -m 60 -X "$method" \
 		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
 		--aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" \
 		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
@@ -166,17 +167,21 @@ backend_setup() {	# backend_setup NAME
 	esac
 }
 
-backend_teardown() {
-	local keys k i=0
+backend_teardown() {	# DeleteObjects, 1000 keys a request, then the bucket
+	local i=0 md5
 	[ "$LITHFS_BACKEND" = s3 ] && [ -n "$BUCKET" ] || return 0
 	while [ $i -lt 100 ]; do	# at most 100 pages of 1000 keys
 		i=$((i + 1))
 		[ "$(s3req GET "" --get --data-urlencode 'list-type=2')" = 200 ] || break
-		keys=$(grep -o '<Key>[^<]*</Key>' "$TMPDIR/s3resp" | sed 's/<[^>]*>//g')
-		[ -n "$keys" ] || break
-		while IFS= read -r k; do
-			s3req DELETE "$(url_path "$k")" >/dev/null
-		done <<<"$keys"
+		grep -q '<Key>' "$TMPDIR/s3resp" || break
+		{
+			echo '<Delete><Quiet>true</Quiet>'
+			grep -o '<Key>[^<]*</Key>' "$TMPDIR/s3resp" | sed 's|.*|<Object>&</Object>|'
+			echo '</Delete>'
+		} >"$TMPDIR/s3delete"	# keys stay XML-escaped as listed
+		md5=$(openssl md5 -binary "$TMPDIR/s3delete" | base64)
+		[ "$(s3req POST "?delete=" --data-binary "@$TMPDIR/s3delete" \
+			-H "Content-MD5: $md5" -H 'Content-Type: application/xml')" = 200 ] || break
 	done
 	s3req DELETE "" >/dev/null
 	BUCKET=
@@ -239,4 +244,20 @@ oob_rm() {
 		return
 	fi
 	s3req DELETE "$(url_path "$1")" >/dev/null
+}
+
+oob_put_many() {	# oob_put_many PREFIX N: keys PREFIX00001..N, content = key
+	local prefix=$1 n=$2 i
+	if [ "$LITHFS_BACKEND" = local ]; then
+		mkdir -p "$(dirname "$STORE_DIR/${prefix}x")"
+		for ((i = 1; i <= n; i++)); do
+			printf '%s%05d' "$prefix" $i >"$STORE_DIR/$(printf '%s%05d' "$prefix" $i)"
+		done
+		return
+	fi
+	seq -f "$prefix%05g" 1 "$n" | timeout 600 xargs -d "\n" -P 16 -I{} curl -s -f -o /dev/null -m 60 \
+		-X PUT --data-binary {} -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		--aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$S3_ENDPOINT/$BUCKET/{}" ||
+		fail "oob_put_many $prefix $n"
 }
