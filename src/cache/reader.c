@@ -73,6 +73,7 @@ struct obj {
 	char *key;			/* owned */
 	char etag[OS_ETAG_MAX];
 	uint64_t size;
+	bool cached;			/* use the cache: there is one, and an ETag */
 	int refs;			/* files + blocks; protected by r->lock */
 	int files;			/* open rd_files; protected by r->lock */
 	struct obj *next;		/* in r->objs */
@@ -479,7 +480,7 @@ static void fetch_run(struct rd *r, struct obj *o, struct blk **blks, uint32_t n
 	pthread_mutex_lock(&r->lock);
 	for (uint32_t i = ss.cur; i < n; i++)
 		blk_finish(r, blks[i], err ? err : EIO);
-	for (uint32_t i = 0; i < ss.cur && r->cache; i++)
+	for (uint32_t i = 0; i < ss.cur && o->cached; i++)
 		fill_queue(r, blks[i]);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -492,7 +493,7 @@ static void job_run(struct rd *r, struct job *j)
 
 	for (uint32_t i = 0; i < j->count; i++) {
 		struct blk *b = j->blks[i];
-		bool hit = !j->cache_checked && r->cache &&
+		bool hit = !j->cache_checked && j->o->cached &&
 			   bc_get(r->cache, r->store_id, j->o->key, j->o->etag, r->bs,
 				  b->idx, b->data, &len) == 0 && len == b->len;
 
@@ -685,6 +686,7 @@ int rd_open(struct rd *r, const char *key, const char *etag, uint64_t size,
 		}
 		strcpy(o->etag, etag);
 		o->size = size;
+		o->cached = r->cache && etag[0];	/* no ETag: no identity */
 		o->next = r->objs;
 		r->objs = o;
 	}
@@ -817,7 +819,7 @@ static void load_mine(struct rd *r, struct obj *o, struct blk **mine, uint32_t n
 	for (uint32_t i = 0; i < n; i++) {
 		struct blk *b = mine[i];
 
-		if (r->cache && bc_get(r->cache, r->store_id, o->key, o->etag, r->bs, b->idx,
+		if (o->cached && bc_get(r->cache, r->store_id, o->key, o->etag, r->bs, b->idx,
 				       b->data, &len) == 0 && len == b->len) {
 			pthread_mutex_lock(&r->lock);
 			blk_finish(r, b, 0);

@@ -406,6 +406,19 @@ static void test_cache_reuse(void)
 	rd_destroy(r);
 	bc_get_stats(c, &st);
 	CHECK(st.hits >= 21);
+	/* without an ETag there is no identity: read, but never cached */
+	r = make_rd(c, 4 * BS);
+	before = gets(cs);
+	CHECK_INT(rd_open(r, "cached", "", size, &f), 0);
+	CHECK(read_equal(f, src, BS, 1000, size));
+	CHECK_INT(gets(cs) - before, 1);
+	rd_close(f);
+	rd_destroy(r);
+	uint64_t hits = st.hits;
+
+	bc_get_stats(c, &st);
+	CHECK_INT(st.hits, hits);
+	CHECK_INT(st.blocks, 21);
 	bc_close(c);
 	close(src);
 	free(data);
