@@ -404,7 +404,7 @@ static void test_unwritable_deleted(void)
 	struct bc_stats st;
 	int status = -1;
 
-	CHECK_INT(mkdir(dir, 0755), 0);
+	CHECK_INT(mkdir(dir, 0555), 0);
 	pid_t pid = fork();
 
 	if (pid == 0) {		/* as an unprivileged user (we may be root) */
