@@ -10,7 +10,8 @@
  *                 continuation token only) mpu_create mpu_part (put and copy
  *                 part) mpu_complete mpu_abort mpu_list, "mpu" (all mpu_*),
  *                 "all"; default all
- *   kinds=A+B...  what a fault is; default 5xx+reset+truncate+lost
+ *   kinds=A+B...  what a fault is; default 5xx+reset+truncate (all of them
+ *                 fail the call, so rate=1 is a permanent failure)
  *       5xx       EAGAIN, as for 500/503/SlowDown, before the call
  *       reset     ECONNRESET before the call
  *       timeout   sleeps delay_ms, then ETIMEDOUT
@@ -51,7 +52,7 @@ enum fkind {
 	K_TRUNCATE = 1 << 4, K_LOST = 1 << 5, K_EIO = 1 << 6,
 };
 #define K_ANY_OP (K_5XX | K_RESET | K_TIMEOUT | K_DELAY | K_EIO)
-#define K_DEFAULT (K_5XX | K_RESET | K_TRUNCATE | K_LOST)
+#define K_DEFAULT (K_5XX | K_RESET | K_TRUNCATE)
 
 struct name_bit {
 	const char *name;

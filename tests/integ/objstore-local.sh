@@ -44,7 +44,7 @@ run sidecar env LITHFS_LOCAL_NOXATTR=1 "$OSOPS" "file://$WORK/root/side" ||
 	fail "osops on the local store without xattrs"
 [ -d "$WORK/root/side/.lithfs-meta" ] || fail "sidecar mode did not use .lithfs-meta"
 
-run faults env LITHFS_FAULTS=rate=0.2,seed=11 "$OSOPS" "file://$WORK/root/bucket" ||
+run faults env LITHFS_FAULTS=rate=0.2,seed=11,kinds=5xx+reset+truncate+lost "$OSOPS" "file://$WORK/root/bucket" ||
 	fail "osops under 20% injected faults"
 [ -z "$(leftovers "$WORK/root/bucket")" ] || fail "left after faults: $(leftovers "$WORK/root/bucket")"
 

@@ -48,7 +48,7 @@ run() {
 s3 mb "s3://$BUCKET" >"$WORK/mb.out" 2>&1 || { echo "FAIL: cannot create bucket $BUCKET"; cat "$WORK/mb.out"; exit 1; }
 
 run ops "$OSOPS" "$BUCKET" || fail "osops on S3"
-run faults env LITHFS_FAULTS=rate=0.1,seed=5 "$OSOPS" "s3://$BUCKET" ||
+run faults env LITHFS_FAULTS=rate=0.1,seed=5,kinds=5xx+reset+truncate+lost "$OSOPS" "s3://$BUCKET" ||
 	fail "osops on S3 under 10% injected faults"
 left=$(s3 ls --recursive "s3://$BUCKET" 2>&1)
 [ -z "$left" ] || fail "objects left in the bucket: $left"
