@@ -219,6 +219,9 @@ int s3_parse_iso8601(const char *s, int64_t *ns)
 	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
 		return EINVAL;
 	t = timegm(&tm);
+	/* a date whose nanoseconds do not fit 64 bits (past 2262) is no S3 date */
+	if (t == (time_t)-1 || t < 0 || (int64_t)t > INT64_MAX / 1000000000 - 1)
+		return EINVAL;
 	*ns = (int64_t)t * 1000000000 + frac;
 	return 0;
 }

@@ -257,6 +257,8 @@ static void test_helpers(void)
 	CHECK_INT(s3_parse_iso8601("2009-10-12T17:50:30.000Z", &ns), 0);
 	CHECK_INT(ns, 1255369830LL * 1000000000);
 	CHECK_INT(s3_parse_iso8601("yesterday", &ns), EINVAL);
+	/* found by fuzz_s3_xml: nanoseconds past 2262 overflow int64 */
+	CHECK_INT(s3_parse_iso8601("64903572473-01-01T00:00:00Z", &ns), EINVAL);
 	s3_etag_copy(etag, "\"abc\"", 5);
 	CHECK_STR(str(etag), "abc");
 	s3_etag_copy(etag, "W/\"abc\"", 7);
