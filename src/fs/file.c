@@ -16,8 +16,12 @@
  * below src_limit first copies that granule from the object into the staging
  * file ("fill"), unless the write covers it whole. Nothing is filled on open
  * and reads never fill: an append to a 1 GiB object costs one granule of
- * reading until flush, when the unfilled granules are read (sequentially,
- * with the reader's prefetch) and streamed into the upload.
+ * reading until flush.
+ *
+ * Flush publishes one object replace: the streaming upload completed; or,
+ * when whole parts of the new contents are untouched object ranges, one
+ * multipart upload whose untouched parts are server-side copies
+ * (upload_with_copies); else a fresh os_upload fed from both sources.
  *
  * States: CLEAN (no staging file; reads = the object) -> DIRTY on the first
  * write or size-changing truncate (or at open for a new or O_TRUNC file) ->
@@ -43,7 +47,8 @@
  * takes as many as fit, and does not start when fewer than 2 fit (the file is
  * then uploaded at flush); a flush takes as many as fit but at least 2, so it
  * never waits for another file's stream to end (the budget can be exceeded by
- * 2 parts per concurrent flush). upload_mem == 0 means no shared limit.
+ * 2 parts per concurrent flush). A flush with copies takes 1 to
+ * upload_parallel parts. upload_mem == 0 means no shared limit.
  */
 #include "config.h"
 
@@ -661,7 +666,8 @@ struct part_job {			/* one multipart upload, parts by workers */
 	int err;			/* protected by lock: the first error */
 };
 
-static int part_send(struct part_job *j, size_t i, char *buf)
+/* Sends part i, as a copy or from *buf (allocated on first need). */
+static int part_send(struct part_job *j, size_t i, char **buf)
 {
 	struct fs_file *f = j->f;
 	struct objstore *st = f->ctx->store;
@@ -673,9 +679,11 @@ static int part_send(struct part_job *j, size_t i, char *buf)
 	if (part_copyable(f, s, e))
 		return os_mpu_copy_part(st, f->key, j->upload_id, (int)i + 1, f->key, s, e - s,
 					j->parts[i].etag);
-	err = contents_read(f, buf, s, (size_t)(e - s));
+	if (!*buf && !(*buf = malloc(f->ctx->part_size)))
+		return ENOMEM;
+	err = contents_read(f, *buf, s, (size_t)(e - s));
 	if (!err)
-		err = os_mpu_put_part(st, f->key, j->upload_id, (int)i + 1, buf,
+		err = os_mpu_put_part(st, f->key, j->upload_id, (int)i + 1, *buf,
 				      (size_t)(e - s), j->parts[i].etag);
 	return err;
 }
@@ -683,7 +691,7 @@ static int part_send(struct part_job *j, size_t i, char *buf)
 static void *part_worker(void *arg)
 {
 	struct part_job *j = arg;
-	char *buf = malloc(j->f->ctx->part_size);
+	char *buf = NULL;
 
 	for (;;) {
 		size_t i;
@@ -695,7 +703,7 @@ static void *part_worker(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		if (i >= j->n_parts || err)
 			break;
-		err = buf ? part_send(j, i, buf) : ENOMEM;
+		err = part_send(j, i, &buf);
 		pthread_mutex_lock(&j->lock);
 		if (err && !j->err)
 			j->err = err;
