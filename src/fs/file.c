@@ -436,7 +436,7 @@ int file_open(const struct file_ctx *ctx, const char *key, const struct os_stat 
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	pthread_rwlockattr_t ra;
-	int err;
+	int err = ENOMEM;
 
 	if (!f)
 		return ENOMEM;
@@ -450,7 +450,7 @@ int file_open(const struct file_ctx *ctx, const char *key, const struct os_stat 
 		f->obj_mtime_ns = st->mtime_ns;
 		snprintf(f->etag, sizeof(f->etag), "%s", st->etag);
 		if (os_meta_copy(&f->open_meta, &st->meta) != 0)
-			goto out_free;
+			goto out_free_meta;
 	}
 	f->size = f->src_limit = truncate ? 0 : f->obj_size;
 	if ((!st || truncate) && make_dirty(f) != 0)
@@ -461,24 +461,21 @@ int file_open(const struct file_ctx *ctx, const char *key, const struct os_stat 
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	err = pthread_rwlock_init(&f->rw, &ra);
 	pthread_rwlockattr_destroy(&ra);
-	if (err) {
-		pthread_mutex_destroy(&f->rd_mu);
-		pthread_mutex_destroy(&f->mu);
-		free(f->filled);
-		os_meta_release(&f->open_meta);
-		free(f->key);
-		free(f);
-		return err;
-	}
+	if (err)
+		goto out_destroy_mutexes;
 	*out = f;
 	return 0;
 
+out_destroy_mutexes:
+	pthread_mutex_destroy(&f->rd_mu);
+	pthread_mutex_destroy(&f->mu);
+	free(f->filled);
 out_free_meta:
 	os_meta_release(&f->open_meta);
 out_free:
 	free(f->key);
 	free(f);
-	return ENOMEM;
+	return err;
 }
 
 static int read_locked(struct fs_file *f, void *buf, size_t size, uint64_t off, size_t *got)
