@@ -16,7 +16,10 @@
  *       reset     ECONNRESET before the call
  *       timeout   sleeps delay_ms, then ETIMEDOUT
  *       delay     sleeps delay_ms, then makes the call (slow, not failed)
- *       truncate  GET: delivers a random part of the body, then ECONNRESET
+ *       truncate  GET: delivers a random part of the body (never all of it),
+ *                 then ECONNRESET
+ *       tail      GET: delivers the whole body, then ECONNRESET (a connection
+ *                 dropped after the last byte)
  *       lost      put, delete, copy, mpu_part, mpu_complete: makes the call,
  *                 then EAGAIN (the response was lost)
  *       eio       EIO before the call: a permanent error
@@ -49,8 +52,9 @@ enum fop {
 
 enum fkind {
 	K_NONE = 0, K_5XX = 1 << 0, K_RESET = 1 << 1, K_TIMEOUT = 1 << 2, K_DELAY = 1 << 3,
-	K_TRUNCATE = 1 << 4, K_LOST = 1 << 5, K_EIO = 1 << 6,
+	K_TRUNCATE = 1 << 4, K_LOST = 1 << 5, K_EIO = 1 << 6, K_TAIL = 1 << 7,
 };
+#define K_LAST K_TAIL
 #define K_ANY_OP (K_5XX | K_RESET | K_TIMEOUT | K_DELAY | K_EIO)
 #define K_DEFAULT (K_5XX | K_RESET | K_TRUNCATE)
 
@@ -71,7 +75,7 @@ static const struct name_bit op_names[] = {
 static const struct name_bit kind_names[] = {
 	{ "5xx", K_5XX }, { "reset", K_RESET }, { "timeout", K_TIMEOUT },
 	{ "delay", K_DELAY }, { "truncate", K_TRUNCATE }, { "lost", K_LOST },
-	{ "eio", K_EIO }, { NULL, 0 }
+	{ "eio", K_EIO }, { "tail", K_TAIL }, { NULL, 0 }
 };
 
 struct fault_store {
@@ -105,7 +109,7 @@ static unsigned kinds_for(unsigned op)
 	unsigned k = K_ANY_OP;
 
 	if (op == F_GET)
-		k |= K_TRUNCATE;
+		k |= K_TRUNCATE | K_TAIL;
 	if (op & (F_PUT | F_DELETE | F_COPY | F_MPU_PART | F_MPU_COMPLETE))
 		k |= K_LOST;
 	return k;
@@ -120,12 +124,12 @@ static enum fkind fault_pick(struct fault_store *fs, unsigned op, uint64_t *cut)
 
 	if (!(fs->ops & op) || !usable)
 		return K_NONE;
-	for (bit = 1; bit <= K_EIO; bit <<= 1)
+	for (bit = 1; bit <= K_LAST; bit <<= 1)
 		n += !!(usable & bit);
 	pthread_mutex_lock(&fs->lock);
 	if ((double)(next_random(fs) >> 11) * 0x1.0p-53 < fs->rate) {
 		i = (unsigned)(next_random(fs) % n);
-		for (bit = 1; bit <= K_EIO; bit <<= 1)
+		for (bit = 1; bit <= K_LAST; bit <<= 1)
 			if ((usable & bit) && i-- == 0)
 				kind = (enum fkind)bit;
 		*cut = next_random(fs);
@@ -214,18 +218,42 @@ static int truncate_sink(void *p, const void *data, size_t len)
 	return t->sink(t->arg, data, len);
 }
 
+/* How many bytes a GET of [off, off+len) of key delivers. */
+static int body_len(struct objstore *s, const char *key, uint64_t off, uint64_t len,
+		    uint64_t *n)
+{
+	struct os_stat st;
+	int err;
+
+	err = os_head(s->inner, key, &st);
+	if (err)
+		return err;
+	*n = off < st.size ? st.size - off : 0;
+	if (len < *n)
+		*n = len;
+	os_stat_release(&st);
+	return 0;
+}
+
 static int f_get(struct objstore *s, const char *key, uint64_t off, uint64_t len,
 		 const char *etag, os_sink_fn sink, void *arg)
 {
 	struct truncator t = { sink, arg, 0 };
-	uint64_t cut = 0;
+	uint64_t cut = 0, n;
 	enum fkind kind = fault_pick(to_fs(s), F_GET, &cut);
 	int err = fault_before(to_fs(s), kind, "GET", key);
 
-	if (err || kind != K_TRUNCATE)
+	if (err || (kind != K_TRUNCATE && kind != K_TAIL))
 		return err ? err : os_get(s->inner, key, off, len, etag, sink, arg);
-	/* break somewhere in the range (in the first MiB of an open range) */
-	t.left = cut % (len != OS_RANGE_TO_END && len < (1u << 20) ? len + 1 : (1u << 20));
+	if (kind == K_TAIL) {
+		err = os_get(s->inner, key, off, len, etag, sink, arg);
+		return err ? err : ECONNRESET;
+	}
+	/* break strictly inside the body, so a truncated GET never succeeds */
+	err = body_len(s, key, off, len, &n);
+	if (err)
+		return err;
+	t.left = n ? cut % n : 0;
 	err = os_get(s->inner, key, off, len, etag, truncate_sink, &t);
 	return err ? err : ECONNRESET;
 }

@@ -378,8 +378,9 @@ static int r_get(struct objstore *s, const char *key, uint64_t off, uint64_t len
 				     resume_sink, &r);
 		if (err && r.sink_err)
 			return err;
-		/* broken after the last byte: resuming at the end is no error */
-		if ((err == EINVAL && done > 0 && len == OS_RANGE_TO_END) ||
+		/* broken after the last byte: resuming at the end of the object
+		 * (pinned by If-Match) is no error, whatever len asked for */
+		if ((err == EINVAL && done > 0) ||
 		    (os_error_is_transient(err) && len != OS_RANGE_TO_END && len > 0 &&
 		     r.delivered == len))
 			err = 0;

@@ -936,6 +936,21 @@ static void test_lost_and_truncated(void)
 		CHECK(get_is(r, "p", "x", 1));
 	}
 	os_destroy(r);
+	/* connections dropped after the last byte: done, whatever len said */
+	r = stack("lost", "ops=get,rate=0.5,kinds=tail,seed=2", 40, 60000);
+	if (r && data) {
+		struct exact e = { data, MIB, 0, false };
+
+		CHECK_INT(os_put(r, "tail", data, MIB, NULL, etag), 0);
+		for (i = 0; i < 10; i++)
+			flaky_get(r, "tail", data, MIB, i % 2 ? etag : NULL);
+		for (i = 0; i < 6; i++) {	/* a range past the end */
+			e.got = 0;
+			CHECK_INT(os_get(r, "tail", 0, 2 * MIB, NULL, sink_exact, &e), 0);
+			CHECK(!e.bad && e.got == MIB);
+		}
+	}
+	os_destroy(r);
 	r = stack("lost", "ops=get,rate=0.7,kinds=truncate,seed=11", 40, 60000);
 	if (r && data) {
 		CHECK_INT(os_put(r, "big", data, 2 * MIB, NULL, etag), 0);
@@ -1044,6 +1059,17 @@ static void test_permanent(void)
 		os_destroy(r);
 	}
 	free(data);
+
+	/* rate=1 with the default kinds fails every GET, even of tiny objects */
+	for (seed = 1; seed <= 8; seed++) {
+		snprintf(spec, sizeof(spec), "ops=get,rate=1,seed=%d", seed);
+		r = stack("perm", spec, 2, 60000);
+		CHECK_INT(os_put(r, "one", "1", 1, NULL, NULL), 0);
+		CHECK_INT(os_put(r, "none", NULL, 0, NULL, NULL), 0);
+		CHECK(!get_is(r, "one", "1", 1));
+		CHECK(!get_is(r, "none", "", 0));
+		os_destroy(r);
+	}
 
 	r = stack("perm", "ops=get,rate=1,kinds=eio", 3, 60000);
 	CHECK_INT(os_put(r, "k", "v", 1, NULL, NULL), 0);
