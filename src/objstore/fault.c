@@ -429,7 +429,7 @@ static int parse_number(const char *value, double min, double max, double *out,
 
 	errno = 0;
 	*out = strtod(value, &end);
-	if (!*value || *end || errno || *out < min || *out > max) {
+	if (!*value || *end || errno || !(*out >= min && *out <= max)) {	/* also NaN */
 		snprintf(err, errlen, "\"%s\" is not a number in [%g, %g]", value, min, max);
 		return EINVAL;
 	}

@@ -1123,6 +1123,7 @@ static void test_specs(void)
 
 	bad_spec("rate=2", "not a number");
 	bad_spec("rate=x", "not a number");
+	bad_spec("rate=nan", "not a number");
 	bad_spec("rate", "KEY=VALUE");
 	bad_spec("bogus=1", "unknown key");
 	bad_spec("ops=get+frob", "frob");
