@@ -22,6 +22,20 @@ static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t logged[LOG_SLOTS];	/* protected by logged_lock; 0 = empty */
 static size_t n_logged;			/* protected by logged_lock */
 
+/* True when no segment of rel is longer than FS_NAME_MAX: FUSE lets names
+ * up to 1024 bytes through, but such keys are hidden (names.h). */
+static bool segments_fit(const char *rel)
+{
+	size_t run = 0;
+
+	for (; *rel != '\0'; rel++) {
+		run = *rel == '/' ? 0 : run + 1;
+		if (run > FS_NAME_MAX)
+			return false;
+	}
+	return true;
+}
+
 int fs_key_of(const char *prefix, const char *path, bool dir, char **key)
 {
 	size_t plen = strlen(prefix);
@@ -30,7 +44,7 @@ int fs_key_of(const char *prefix, const char *path, bool dir, char **key)
 	size_t len = plen + rlen + (dir && rlen > 0 ? 1 : 0);
 	char *k;
 
-	if (len > OS_KEY_MAX)
+	if (len > OS_KEY_MAX || !segments_fit(rel))
 		return ENAMETOOLONG;
 	k = malloc(len + 1);
 	if (k == NULL)

@@ -24,7 +24,8 @@
 
 /* The key of path under prefix; dir adds the trailing '/' (the directory's
  * marker and listing prefix; the root is prefix itself, maybe ""). Caller
- * frees *key. 0, ENAMETOOLONG (over the S3 key limit) or ENOMEM. */
+ * frees *key. 0, ENAMETOOLONG (over the S3 key limit, or a name over
+ * FS_NAME_MAX) or ENOMEM. */
 int fs_key_of(const char *prefix, const char *path, bool dir, char **key);
 /* The path of a key under prefix (the key must start with it); a trailing
  * '/' is dropped. Caller frees. NULL on ENOMEM. */

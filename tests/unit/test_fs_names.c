@@ -33,6 +33,13 @@ static void test_key_of(void)
 	big[0] = '/';
 	big[sizeof(big) - 1] = '\0';
 	CHECK_INT(fs_key_of("", big, false, &k), ENAMETOOLONG);
+	memset(big, 'x', 300);	/* one 299-byte name: hidden, so unreachable */
+	big[0] = '/';
+	big[300] = '\0';
+	CHECK_INT(fs_key_of("", big, false, &k), ENAMETOOLONG);
+	big[256] = '\0';	/* 255 bytes: fine */
+	CHECK_INT(fs_key_of("", big, false, &k), 0);
+	free(k);
 }
 
 static void test_path_of(void)
