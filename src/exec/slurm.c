@@ -571,14 +571,16 @@ static int worker_in_url(struct coord *c)
 	return c->in_url ? 0 : ENOMEM;
 }
 
+static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
+
+/* Our handler for stop_signals; the old ones go to old[0..3). */
 static int install_signals(struct sigaction *old)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
 
 	sigemptyset(&sa.sa_mask);
 	for (int i = 0; i < 3; i++)
-		if (sigaction(sigs[i], &sa, &old[i]) != 0)
+		if (sigaction(stop_signals[i], &sa, &old[i]) != 0)
 			return errno;
 	return 0;
 }
@@ -600,6 +602,9 @@ int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
 	struct plan *p = io->plan;
 	struct sigaction old[3];
 	int e = 0, st;
+
+	for (int i = 0; i < 3; i++)	/* a failed install restores these */
+		sigaction(stop_signals[i], NULL, &old[i]);
 
 	snprintf(c.run, sizeof(c.run), "%s/slurm/%ld-%ld", PLAN_STATE_DIR, (long)time(NULL),
 		 (long)getpid());
@@ -629,7 +634,7 @@ int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
 	}
 	st = exit_status(p);
 	for (int i = 0; i < 3; i++)
-		sigaction(i == 0 ? SIGINT : i == 1 ? SIGTERM : SIGHUP, &old[i], NULL);
+		sigaction(stop_signals[i], &old[i], NULL);
 	loc_destroy(c.res);
 	free(c.idx);
 	free(c.shards);
