@@ -44,6 +44,7 @@ struct store {
 	struct rd *rd;			/* owned, created by the first open_input */
 	char *prefix;			/* owned: "" or ending in '/' */
 	char *single_key;		/* owned: IN named one object */
+	bool via_mount;			/* named by a path on a lithfs mount */
 };
 
 struct store_rfile {
@@ -347,6 +348,10 @@ static int store_prepare_output(struct loc *l, char *err, size_t errlen)
 	if (!e)
 		os_delete(st->s, probe);
 	free(probe);
+	/* OUT on a mount: make it through the mount too, so the mount's caches
+	 * (and the kernel's) see the directory now, not after a negative TTL */
+	if (!e && st->via_mount)
+		loc_mkdirs(l->name, strlen(l->name));
 	if (e)
 		snprintf(err, errlen, "output %s is not writable: %s", l->name, strerror(e));
 	return e;
@@ -534,6 +539,8 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 	}
 	if (!e)
 		e = store_init(st, spec, &src, key);
+	if (!e)
+		st->via_mount = mount;
 	if (!e && mount)
 		log_msg(LOG_INFO, "%s is on a lithfs mount of %s: using the store directly "
 			"(prefix '%s')", spec, source, st->prefix);
