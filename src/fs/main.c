@@ -19,6 +19,7 @@
 
 #define FUSE_USE_VERSION 35
 #include <fuse.h>
+#include <fuse_log.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,23 @@ static void fail_line(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, PROG ": %s\n", line);
+}
+
+/* libfuse's messages go through our log (syslog once detached); its levels
+ * are syslog's. */
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if ((int)level > log_get_level())
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n > 0)
+		log_msg((int)level, "%s", line);
 }
 
 /* Background mode: the parent waits for "ready" (one byte) or the child's
@@ -214,10 +232,8 @@ static int mount_fuse(struct mount_ctx *m)
 		return 1;
 	m->fuse = fuse_new(&m->opts.fuse_args, fs_operations(), sizeof(struct fuse_operations),
 			   m->fs);
-	if (m->fuse == NULL) {
-		fail_line("cannot start FUSE (see the message above)");
-		return 1;
-	}
+	if (m->fuse == NULL)
+		return 1;	/* libfuse said why, through fuse_log_to_ours() */
 	if (fuse_mount(m->fuse, m->mountpoint) != 0) {
 		fail_line("cannot mount on %s (is /dev/fuse usable, fusermount3 "
 			  "installed?)", m->mountpoint);
@@ -302,6 +318,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(m.opts.loglevel);
+	fuse_set_log_func(fuse_log_to_ours);
 	if (!m.opts.foreground)
 		fork_and_wait(&m.ready_fd);
 	rc = run(&m);

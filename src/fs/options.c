@@ -80,10 +80,14 @@ static const struct fuse_opt main_spec[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
-	/* mount(8) helper flags: sloppy, no mtab, verbose */
+	/* mount(8) helper flags: sloppy, no mtab, verbose, read-write, the
+	 * type ("-t fuse.lithfs") and a namespace */
 	FUSE_OPT_KEY("-s", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("-n", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("-v", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-w", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-t ", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-N ", FUSE_OPT_KEY_DISCARD),
 	/* libfuse */
 	FUSE_OPT_KEY("ro", KEY_PASS),
 	FUSE_OPT_KEY("allow_other", KEY_PASS),

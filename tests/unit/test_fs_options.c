@@ -61,9 +61,12 @@ int main(void)
 	fs_options_release(&o);
 
 	/* mount(8) helper order: options after the positional arguments */
-	const char *const a2[] = { "mount.lithfs", "b", "/m", "-o", "rw,defaults", "-n", "-s" };
-	CHECK_INT(parse(&o, err, sizeof(err), 7, a2), 0);
+	const char *const a2[] = { "mount.lithfs", "b", "/m", "-o", "rw,defaults", "-n", "-s",
+				   "-t", "fuse.lithfs", "-w" };
+	CHECK_INT(parse(&o, err, sizeof(err), 10, a2), 0);
 	CHECK_STR(o.source, "b");
+	CHECK_STR(o.mountpoint, "/m");
+	CHECK(!has_arg(&o, "fuse.lithfs"));
 	CHECK(!o.ro && !o.foreground);
 	fs_options_release(&o);
 
