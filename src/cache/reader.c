@@ -28,8 +28,9 @@
  * second); demand reads always proceed, first dropping READY blocks nobody
  * uses (oldest first, r->lru). A block is dropped as soon as readers
  * consumed as many bytes as it holds (sequential readers), when its object's
- * last file closes, or by the LRU.
- * Buffers are mmap'ed so freed memory really returns to the system.
+ * last file closes, or by the LRU. Buffers are mmap'ed so freed memory
+ * really returns to the system: the pool keeps what it needs while reads go
+ * on and shrinks to one buffer per worker after IDLE_TRIM_S idle seconds.
  *
  * Cache: workers look prefetched blocks up in the cache before GETting them.
  * A fetched block, once its readers are woken, goes to the fill queue, which
@@ -66,6 +67,7 @@
 #define DEF_MEM (64ULL << 20)
 #define MIN_FILL (8ULL << 20)		/* fill queue: max(this, mem_limit / 8) */
 #define IDLE_NS 1000000000LL		/* a block read from this long ago is idle */
+#define IDLE_TRIM_S 2			/* idle workers shrink the pool after this */
 
 enum blk_state { B_LOADING, B_READY };
 
@@ -513,6 +515,20 @@ static void job_run(struct rd *r, struct job *j)
 		fetch_run(r, j->o, miss, n);
 }
 
+/* Waits for work (r->lock held); after IDLE_TRIM_S without any, gives the
+ * buffer pool back to the system down to one buffer per worker. */
+static void idle_wait(struct rd *r)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += IDLE_TRIM_S;
+	if (pthread_cond_timedwait(&r->work_cond, &r->lock, &ts) != ETIMEDOUT)
+		return;
+	while (r->npool > r->nthreads)
+		munmap(r->pool[--r->npool], r->bs);
+}
+
 static void *worker_main(void *arg)
 {
 	struct rd *r = arg;
@@ -524,7 +540,7 @@ static void *worker_main(void *arg)
 		if (!j && r->prefetch_busy < r->prefetch_max)
 			j = r->prefetch.head;
 		if (!j) {
-			pthread_cond_wait(&r->work_cond, &r->lock);
+			idle_wait(r);
 			continue;
 		}
 		bool pf = !j->demand;
