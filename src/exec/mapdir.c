@@ -251,7 +251,7 @@ static int parse_cli(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (c->slurm.enabled)
-		return slurm_check(&c->slurm, c->in, c->out, c->merge, c->log_dir != NULL);
+		return slurm_check(c->in, c->out, c->merge, c->log_dir != NULL);
 	return 0;
 }
 
@@ -405,7 +405,8 @@ static int run(struct cli *c, struct plan *plan, struct loc *in, struct loc *out
 	}
 	if (c->resume)
 		eng_mark_done(plan, io.manifest);
-	st = c->slurm.enabled ? slurm_run(&c->slurm, &c->eng, &io) : eng_run(&c->eng, &io);
+	st = c->slurm.enabled ? slurm_run(&c->slurm, &c->eng, &io, c->in, c->out)
+			      : eng_run(&c->eng, &io);
 	report_finish(io.report, st > 128 ? strsignal(st - 128) : NULL);
 	if (manifest_close(io.manifest) != 0)
 		fprintf(stderr, "mapdir: cannot save the manifest in %s\n", loc_name(out));
@@ -452,6 +453,5 @@ int main(int argc, char **argv)
 	if (!c.command)
 		free((char *)c.eng.command);
 	free(c.path);
-	slurm_opts_release(&c.slurm);
 	return st;
 }

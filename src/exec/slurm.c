@@ -69,28 +69,17 @@ int slurm_parse_opt(struct slurm_opts *o, int opt, const char *arg)
 			break;
 		*(opt == SLURM_OPT_MAX_RUNNING ? &o->max_running : &o->tasks_per_job) = (int)v;
 		return 0;
-	case SLURM_OPT_SBATCH_ARG: {
-		const char **a = realloc(o->sbatch_args, (o->n_sbatch_args + 1) * sizeof(*a));
-
-		if (!a)
+	case SLURM_OPT_SBATCH_ARG:
+		if (o->n_sbatch_args == SLURM_MAX_SBATCH_ARGS)
 			break;
-		o->sbatch_args = a;
-		a[o->n_sbatch_args++] = arg;
+		o->sbatch_args[o->n_sbatch_args++] = arg;
 		return 0;
-	}
 	case SLURM_OPT_STAGE: o->stage = true; return 0;
 	default:
 		return -1;
 	}
 	fprintf(stderr, "mapdir: invalid value '%s' for the option (see mapdir --help)\n", arg);
 	return EXIT_USAGE;
-}
-
-void slurm_opts_release(struct slurm_opts *o)
-{
-	free(o->sbatch_args);
-	free(o->in_url);
-	free(o->out_url);
 }
 
 /* ---- where workers find IN and OUT ---- */
@@ -128,23 +117,27 @@ static char *store_url(const char *spec, bool output)
 	return u;
 }
 
-int slurm_check(struct slurm_opts *o, const char *in, const char *out, bool merge,
-		bool custom_logs)
+int slurm_check(const char *in, const char *out, bool merge, bool custom_logs)
 {
+	char *in_url, *out_url;
+	int st = 0;
+
 	if (merge || custom_logs) {
 		fprintf(stderr, "mapdir: --backend slurm does not support %s yet\n",
 			merge ? "--merge" : "--log-dir");
 		return EXIT_USAGE;
 	}
-	o->in_url = store_url(in, false);
-	o->out_url = store_url(out, true);
-	if (!o->in_url || !o->out_url) {
+	in_url = store_url(in, false);
+	out_url = store_url(out, true);
+	if (!in_url || !out_url) {
 		fprintf(stderr, "mapdir: --backend slurm needs IN and OUT in an object store "
 			"(s3:// URLs or paths on a lithfs mount of an S3 bucket): %s is not\n",
-			o->in_url ? out : in);
-		return EXIT_USAGE;
+			in_url ? out : in);
+		st = EXIT_USAGE;
 	}
-	return 0;
+	free(in_url);
+	free(out_url);
+	return st;
 }
 
 /* ---- running Slurm commands ---- */
@@ -219,7 +212,7 @@ struct coord {
 	char run[96];			/* ".mapdir/slurm/RUNID" below OUT */
 	char round[128];		/* run + "/rN" */
 	char job[64];			/* the array's job id */
-	char *stage_rel, *in_url;	/* owned */
+	char *stage_rel, *in_url, *out_url;	/* owned; in_url: for the workers */
 	size_t *idx, n_idx;		/* tasks of the round (owned) */
 	struct planio_shard *shards;	/* owned */
 	size_t n_shards;
@@ -368,7 +361,7 @@ static int sbatch(struct coord *c)
 	e = buf_append_str(&wrap, "--wrap=exec ");
 	if (!e) e = sh_quote(&wrap, self);
 	if (!e) e = buf_append_str(&wrap, "--worker ");
-	if (!e) e = sh_quote(&wrap, c->so->out_url);
+	if (!e) e = sh_quote(&wrap, c->out_url);
 	if (!e) e = sh_quote(&wrap, c->round);
 	argv = calloc(16 + c->so->n_sbatch_args, sizeof(*argv));
 	if (e || !argv) {
@@ -413,7 +406,7 @@ static int open_res(struct coord *c)
 	char *url, err[256] = "";
 	int e;
 
-	if (asprintf(&url, "%s/%s/res", c->so->out_url, c->round) < 0)
+	if (asprintf(&url, "%s/%s/res", c->out_url, c->round) < 0)
 		return ENOMEM;
 	loc_destroy(c->res);
 	c->res = NULL;
@@ -429,7 +422,7 @@ static int submit_round(struct coord *c, int round)
 {
 	struct plan *p = c->io->plan;
 	struct planio_settings s = {
-		.in_url = c->in_url, .out_url = c->so->out_url, .path = (char *)c->eo->path,
+		.in_url = c->in_url, .out_url = c->out_url, .path = (char *)c->eo->path,
 		.argv = (char **)c->eo->argv, .command = (char *)c->eo->command,
 		.stage_rel = c->stage_rel, .shell = c->eo->shell,
 		.args_mode = c->eo->args_mode, .halt = c->eo->halt, .timeout = c->eo->timeout,
@@ -455,7 +448,7 @@ static int submit_round(struct coord *c, int round)
 	if (!e && asprintf(&rel, "%s/plan", c->round) < 0)
 		e = ENOMEM;
 	if (!e && (e = planio_put(c->io->out, rel, b.data, b.len)) != 0)
-		log_msg(LOG_ERR, "cannot write the plan %s/%s: %s", c->so->out_url, rel,
+		log_msg(LOG_ERR, "cannot write the plan %s/%s: %s", c->out_url, rel,
 			strerror(e));
 	if (!e)
 		e = open_res(c);
@@ -556,19 +549,20 @@ static int stage_program(struct coord *c)
 	return e;
 }
 
-/* The IN URL for workers: a single-object IN is read as its parent prefix. */
-static int worker_in_url(struct coord *c)
+/* The URLs for workers: a single-object IN is read as its parent prefix. */
+static int worker_urls(struct coord *c, const char *in, const char *out)
 {
 	const struct plan *p = c->io->plan;
 	char *full = p->inputs.n == 1 ? loc_full_name(c->io->in, p->inputs.v[0].rel) : NULL;
 	char *slash;
 
-	c->in_url = strdup(c->so->in_url);
+	c->in_url = store_url(in, false);
+	c->out_url = store_url(out, true);
 	if (c->in_url && full && strcmp(full, loc_name(c->io->in)) == 0 &&
 	    (slash = strrchr(c->in_url, '/')) != NULL && slash > c->in_url + 5)
 		*slash = '\0';
 	free(full);
-	return c->in_url ? 0 : ENOMEM;
+	return c->in_url && c->out_url ? 0 : ENOMEM;
 }
 
 static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
@@ -596,7 +590,7 @@ static int exit_status(const struct plan *p)
 }
 
 int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
-	      const struct eng_io *io)
+	      const struct eng_io *io, const char *in, const char *out)
 {
 	struct coord c = { .so = so, .eo = eo, .io = io };
 	struct plan *p = io->plan;
@@ -609,7 +603,7 @@ int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
 	snprintf(c.run, sizeof(c.run), "%s/slurm/%ld-%ld", PLAN_STATE_DIR, (long)time(NULL),
 		 (long)getpid());
 	c.idx = calloc(p->n_tasks + 1, sizeof(*c.idx));
-	if (!c.idx || install_signals(old) || worker_in_url(&c) ||
+	if (!c.idx || install_signals(old) || worker_urls(&c, in, out) ||
 	    (so->stage && stage_program(&c)))
 		e = EIO;
 	for (size_t i = 0; i < p->n_tasks; i++)
@@ -641,5 +635,6 @@ int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
 	free(c.seen);
 	free(c.stage_rel);
 	free(c.in_url);
+	free(c.out_url);
 	return st;
 }

@@ -21,15 +21,17 @@
 
 #include "exec/engine.h"
 
+#define SLURM_MAX_SBATCH_ARGS 64
+
+/* Options only: no heap memory, nothing to release. */
 struct slurm_opts {
 	bool enabled;			/* --backend slurm */
 	const char *partition, *account, *time;
 	int max_running;		/* --max-running, 0 = no limit */
 	int tasks_per_job;		/* --tasks-per-job, 0 = by bytes */
 	bool stage;			/* --stage: upload PROGRAM */
-	const char **sbatch_args;	/* owned array, borrowed strings */
+	const char *sbatch_args[SLURM_MAX_SBATCH_ARGS];	/* borrowed */
 	size_t n_sbatch_args;
-	char *in_url, *out_url;		/* owned: set by slurm_check */
 };
 
 /* The long options of the backend, for mapdir's getopt table. */
@@ -52,12 +54,11 @@ int slurm_parse_opt(struct slurm_opts *o, int opt, const char *arg);
 
 /* Before anything runs: IN and OUT must be store URLs or on a lithfs mount,
  * sbatch must be found, options must combine. 0 or 2 (message printed). */
-int slurm_check(struct slurm_opts *o, const char *in, const char *out, bool merge,
-		bool custom_logs);
-void slurm_opts_release(struct slurm_opts *o);
+int slurm_check(const char *in, const char *out, bool merge, bool custom_logs);
 
-/* Runs the pending tasks of io->plan on the cluster. Returns like eng_run. */
+/* Runs the pending tasks of io->plan on the cluster; in and out are what the
+ * user named (checked by slurm_check). Returns like eng_run. */
 int slurm_run(const struct slurm_opts *so, const struct eng_opts *eo,
-	      const struct eng_io *io);
+	      const struct eng_io *io, const char *in, const char *out);
 
 #endif
