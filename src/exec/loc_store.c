@@ -102,6 +102,7 @@ static int list_single(struct store *st, struct loc_inputs *out, size_t *cap)
 
 	if (n == 0)
 		return 0;
+	free(st->single_key);	/* listed before */
 	st->single_key = strndup(st->prefix, n - 1);
 	if (!st->single_key)
 		return ENOMEM;
