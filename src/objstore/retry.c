@@ -134,6 +134,11 @@ static int attempt_result(const struct attempt *a, int err)
 
 /* --- ops that are a plain loop --- */
 
+/* The start-up check: a person waits for its verdict, so it tries only
+ * CHECK_ATTEMPTS times and returns the last error itself (ECONNREFUSED says
+ * "cannot reach the endpoint"; EIO would say nothing). */
+#define CHECK_ATTEMPTS 3
+
 static int r_check(struct objstore *s)
 {
 	struct attempt a;
@@ -142,8 +147,8 @@ static int r_check(struct objstore *s)
 	attempt_init(&a, s, "CHECK", os_id(s));
 	do
 		err = os_check(s->inner);
-	while (retry_again(&a, err));
-	return attempt_result(&a, err);
+	while (a.retries + 1 < CHECK_ATTEMPTS && retry_again(&a, err));
+	return err;
 }
 
 static int r_head(struct objstore *s, const char *key, struct os_stat *st)
