@@ -1,0 +1,46 @@
+#!/bin/bash
+# mapdir-slurm-mount.sh - mapdir --backend slurm with IN and OUT named as paths on
+# a lithfs mount of radosgw: the coordinator must find the bucket behind the
+# mount and hand the workers its s3:// URL (they use no mount); a single-object
+# IN works too. 77 without SLURM_CONF or S3_ENDPOINT.
+set -u
+[ -n "${SLURM_CONF:-}" ] || { echo "SKIP: no SLURM_CONF (tests/start-slurm.sh)"; exit 77; }
+LITHFS_BACKEND=s3
+. "${LITHFS_SRC:?}/tests/lib/mount.sh"
+
+MAPDIR=$LITHFS_BUILD/mapdir
+[ -x "$MAPDIR" ] || fail "$MAPDIR not built"
+[ -x "$MOUNT_BIN" ] || fail "$MOUNT_BIN not built"
+backend_setup mapdir-slurm
+export AWS_ENDPOINT_URL=$S3_ENDPOINT
+export XDG_CACHE_HOME=$TMPDIR/mapdir-cache
+M=$TMPDIR/mnt
+mount_start "$M" "$SOURCE" "${STORE_OPTS[@]}"
+
+D=$TMPDIR/data
+mkdir -p "$D/sub"
+seq 1 30000 >"$D/nums.txt"
+seq -f 'row %g' 1 7000 >"$D/sub/rows.txt"
+printf 'no newline' >"$D/sub/tail"
+cp -r "$D" "$M/in" || fail "cp into the mount"
+md() {
+	local name=$1
+	shift
+	timeout 150 "$MAPDIR" --no-progress -v "$@" >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err"
+}
+
+md wc --backend slurm --chunk-size 64K wc -l "$M/in" "$M/out" ||
+	fail "--backend slurm on the mount: $(tail -3 "$TMPDIR/wc.err")"
+grep -q "is on a lithfs mount" "$TMPDIR/wc.err" || fail "the mount was not recognised"
+expect_eq "$(oob_get out/sub/tail)" 0 "wc -l of sub/tail (no newline)"
+expect_eq "$(oob_get out/sub/rows.txt)" 7000 "wc -l of sub/rows.txt"
+sum=0
+for k in 0 1 2; do sum=$((sum + $(oob_get "out/nums.txt/part-0000$k"))); done
+expect_eq "$sum" 30000 "wc -l of the chunks of nums.txt"
+
+md one --backend slurm md5sum "$M/in/sub/rows.txt" "$M/one" ||
+	fail "one object as IN: $(tail -3 "$TMPDIR/one.err")"
+expect_eq "$(oob_get one/rows.txt)" "$(md5sum <"$D/sub/rows.txt")" "md5sum of one object"
+
+mount_stop "$M"
+echo "PASS mapdir-slurm-mount"
