@@ -92,10 +92,14 @@ static int open_cache(struct fs *fs, char *err, size_t errlen)
 			return ENOMEM;
 		base = dir;
 	}
-	if (!fs->opts->no_cache)
-		rc = bc_open(base, fs->opts->cache_size, &fs->bc, err, errlen);
-	if (rc == 0)
-		rc = make_staging_dir(fs, base, err, errlen);
+	/* The cache is best effort (bcache.h): without one, reads go to the
+	 * store (rd_create takes a NULL cache). */
+	if (!fs->opts->no_cache &&
+	    bc_open(base, fs->opts->cache_size, &fs->bc, err, errlen) != 0) {
+		log_msg(LOG_WARNING, "cache disabled: %s", err);
+		fs->bc = NULL;
+	}
+	rc = make_staging_dir(fs, base, err, errlen);
 	free(dir);
 	return rc;
 }
