@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec/pubq.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -35,6 +36,7 @@
 #define FEED_ROUND (8 << 20)	/* bytes moved per pipe per loop round */
 #define PIPE_SIZE (1 << 20)
 #define BACKOFF_MAX 30.0
+#define PUBLISH_THREADS 4
 
 extern char **environ;
 
@@ -63,17 +65,24 @@ struct eng {
 	double *retry_at;
 	size_t n_retry;
 	bool halting;
+	struct pubq *pubq;		/* NULL when outputs are local */
+	int publishing;			/* attempts handed to pubq */
 	char **env;			/* environ without MAPDIR_*, + 8 free slots */
 	size_t n_env;
 };
 
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t in_loop;	/* before: a signal just ends mapdir */
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
+	if (sig != SIGCHLD && !in_loop) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 	if (sig != SIGCHLD)
 		got_signal = sig;
 	if (write(sig_pipe[1], "", 1) < 0) {
@@ -82,7 +91,7 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-static int install_signals(void)
+int eng_install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
@@ -553,12 +562,29 @@ static void describe_failure(struct run *r)
 		fail(t, "exit status %d", t->exitval);
 }
 
+/* An attempt's output and log are published (or discarded): its result. */
+static void published(struct eng *g, struct pub_job *j)
+{
+	struct task *t = j->owner;
+	bool ok = j->ok;
+
+	t->bytes_out = j->bytes;
+	if (ok && j->err) {
+		fail(t, "cannot publish %s: %s", t->out_rel, strerror(j->err));
+		ok = false;
+	}
+	if (j->log_err)
+		log_msg(LOG_WARNING, "cannot keep the log %s: %s", t->log_rel,
+			strerror(j->log_err));
+	after_attempt(g, t, ok, j->cancelled);
+	free(j);
+}
+
 static void finish(struct eng *g, struct run *r, int status)
 {
 	struct task *t = r->t;
-	bool cancelled = r->cancelled, ok;
+	struct pub_job *j = calloc(1, sizeof(*j));
 	struct stat st;
-	int e;
 
 	t->runtime = report_mono() - t->runtime;
 	t->exitval = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -566,29 +592,43 @@ static void finish(struct eng *g, struct run *r, int status)
 	if (r->kill_stage)	/* stragglers of a killed group */
 		kill(-r->pid, SIGKILL);
 	close_stdin(r);
-	ok = t->exitval == 0 && !t->timed_out && !cancelled && !t->error;
-	if (!ok) {
-		describe_failure(r);
-		free(t->stderr_tail);
-		t->stderr_tail = log_tail(loc_wfile_fd(r->log));
-	}
-	t->bytes_out = 0;
-	if (ok) {
-		e = loc_publish(r->out, &t->bytes_out);
-		r->out = NULL;	/* published or discarded: freed either way */
-		if (e) {
-			fail(t, "cannot publish %s: %s", t->out_rel, strerror(e));
-			ok = false;
+	if (!j)
+		fail(t, "out of memory");
+	if (j) {
+		j->owner = t;
+		j->cancelled = r->cancelled;
+		j->ok = t->exitval == 0 && !t->timed_out && !r->cancelled && !t->error;
+		j->keep_log = fstat(loc_wfile_fd(r->log), &st) == 0 && st.st_size > 0;
+		if (!j->ok) {
+			describe_failure(r);
+			free(t->stderr_tail);
+			t->stderr_tail = log_tail(loc_wfile_fd(r->log));
 		}
-	}
-	if (fstat(loc_wfile_fd(r->log), &st) == 0 && st.st_size > 0) {
-		if ((e = loc_publish(r->log, NULL)) != 0)
-			log_msg(LOG_WARNING, "cannot keep the log %s: %s", t->log_rel, strerror(e));
-		r->log = NULL;
+		j->out = r->out;
+		j->log = r->log;
+		r->out = r->log = NULL;
 	}
 	release_run(r);
 	g->running--;
-	after_attempt(g, t, ok, cancelled);
+	if (!j) {
+		after_attempt(g, t, false, false);
+	} else if (g->pubq) {
+		pubq_submit(g->pubq, j);
+		g->publishing++;
+	} else {
+		pubq_run(j);
+		published(g, j);
+	}
+}
+
+static void collect_published(struct eng *g)
+{
+	struct pub_job *j;
+
+	while (g->pubq && (j = pubq_next_done(g->pubq)) != NULL) {
+		g->publishing--;
+		published(g, j);
+	}
 }
 
 static struct run *find_run(struct eng *g, pid_t pid)
@@ -784,6 +824,11 @@ static void wait_events(struct eng *g, struct pollfd *pfd, struct run **who)
 
 	pfd[0].fd = sig_pipe[0];
 	pfd[0].events = POLLIN;
+	if (g->pubq) {
+		who[n] = NULL;
+		pfd[n].fd = pubq_fd(g->pubq);
+		pfd[n++].events = POLLIN;
+	}
 	for (int i = 0; i < g->o->jobs; i++) {
 		if (!g->runs[i].pid || g->runs[i].in_fd < 0)
 			continue;
@@ -797,18 +842,20 @@ static void wait_events(struct eng *g, struct pollfd *pfd, struct run **who)
 	if (poll(pfd, (nfds_t)n, timeout) < 0)
 		return;
 	for (int i = 1; i < n; i++)
-		if (pfd[i].revents)
+		if (pfd[i].revents && who[i])
 			feed(who[i]);
 	reap(g);
+	collect_published(g);
 }
 
 static int loop(struct eng *g)
 {
 	struct plan *p = g->io->plan;
-	struct pollfd *pfd = calloc((size_t)g->o->jobs + 1, sizeof(*pfd));
-	struct run **who = calloc((size_t)g->o->jobs + 1, sizeof(*who));
+	struct pollfd *pfd = calloc((size_t)g->o->jobs + 2, sizeof(*pfd));
+	struct run **who = calloc((size_t)g->o->jobs + 2, sizeof(*who));
 	int sig = 0;
 
+	in_loop = 1;
 	if (!pfd || !who) {
 		free(pfd);
 		free(who);
@@ -822,7 +869,8 @@ static int loop(struct eng *g)
 		}
 		if (!g->halting)
 			launch_ready(g);
-		if (g->running == 0 && (g->halting || (g->next == p->n_tasks && !g->n_retry)))
+		if (g->running == 0 && g->publishing == 0 &&
+		    (g->halting || (g->next == p->n_tasks && !g->n_retry)))
 			break;
 		wait_events(g, pfd, who);
 		report_tick(g->io->report);
@@ -843,7 +891,9 @@ int eng_run(const struct eng_opts *o, const struct eng_io *io)
 	g.retry_at = calloc(p->n_tasks + 1, sizeof(*g.retry_at));
 	e = !g.runs || !g.retry || !g.retry_at ? ENOMEM : env_init(&g);
 	if (!e)
-		e = install_signals();
+		e = eng_install_signals();
+	if (!e && (!loc_local_path(io->out) || !loc_local_path(io->logs)))
+		e = pubq_create(PUBLISH_THREADS, &g.pubq);
 	for (int i = 0; i < o->jobs && g.runs; i++)
 		g.runs[i].in_fd = -1;
 	for (size_t fi = 0; !e && fi < p->inputs.n; fi++) {
@@ -856,6 +906,7 @@ int eng_run(const struct eng_opts *o, const struct eng_io *io)
 		if (p->tasks[i].state == TASK_SKIPPED || p->tasks[i].state == TASK_FAILED)
 			report_task_done(io->report, &p->tasks[i]);
 	sig = e ? 0 : loop(&g);
+	pubq_destroy(g.pubq);
 	free(g.runs);
 	free(g.retry);
 	free(g.retry_at);

@@ -41,6 +41,9 @@ struct eng_io {
 	struct report *report;
 };
 
+/* SIGCHLD, SIGINT, SIGTERM, SIGHUP handlers; SIGPIPE ignored. Call early:
+ * until eng_run's loop starts, SIGINT/SIGTERM/SIGHUP end mapdir at once. */
+int eng_install_signals(void);
 /* Marks tasks done in an earlier run (--resume) as TASK_SKIPPED. */
 void eng_mark_done(struct plan *p, struct manifest *m);
 /* Runs every pending task. 0 when all succeeded, 1 when some failed, or

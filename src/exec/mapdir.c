@@ -424,14 +424,17 @@ int main(int argc, char **argv)
 	int st;
 
 	keep_std_fds();
+	eng_install_signals();
 	log_init("mapdir", LOG_NOTICE);	/* before parse_cli: -v raises the level */
 	if (argc > 1 && strcmp(argv[1], WORKER_FLAG) == 0)
 		return worker_main(argc, argv);
 	st = parse_cli(&c, argc, argv);
 	if (st)
 		return st == 256 ? EXIT_SUCCESS : st;
-	if (resolve_program(&c) != 0)
+	if (resolve_program(&c) != 0) {
+		free(c.path);
 		return EXIT_USAGE;
+	}
 	set_command(&c);
 	c.eng.path = c.path;
 	st = open_locations(&c, &in, &out, &logs);

@@ -228,7 +228,10 @@ md k9resume --resume -c 'cat' "$WORK/many" "$WORK/o-k9" || fail "resume after ki
 rm -rf "$WORK/o-int"
 timeout 60 "$MAPDIR" --no-progress -j 2 -c 'sleep 30; cat' "$WORK/many" "$WORK/o-int" 2>"$WORK/int.err" &
 pid=$!
-sleep 1
+for i in $(seq 1 100); do	# until tasks run (their temporary outputs exist)
+	ls -A "$WORK/o-int" 2>/dev/null | grep -q mapdir-tmp && break
+	sleep 0.1
+done
 kill -TERM $pid
 wait $pid
 rc=$?
