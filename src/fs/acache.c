@@ -23,6 +23,8 @@ struct ac_entry {
 	int64_t expires;	/* monotonic ns */
 	int64_t stamp;		/* monotonic ns of the last put */
 	bool negative;
+	int64_t complete_until;	/* monotonic ns; see acache_set_complete */
+	uint64_t complete_gen;	/* c->gen when it was set */
 	struct fs_attr attr;
 };
 
@@ -31,6 +33,7 @@ struct acache {
 	struct ac_entry **buckets;	/* protected by lock */
 	size_t nb;			/* protected by lock; power of two */
 	size_t n;			/* protected by lock */
+	uint64_t gen;			/* protected by lock; bumped by removals */
 	int64_t ttl_ns, neg_ttl_ns;	/* immutable */
 };
 
@@ -149,6 +152,7 @@ static void grow(struct acache *c)
 /* Called with c->lock held: drops entries expired or older than cutoff. */
 static void sweep(struct acache *c, int64_t now, int64_t cutoff)
 {
+	c->gen++;
 	for (size_t i = 0; i < c->nb; i++) {
 		struct ac_entry **pp = &c->buckets[i];
 
@@ -269,6 +273,7 @@ void acache_forget(struct acache *c, const char *path)
 	struct ac_entry **pp, *e;
 
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	pp = find_slot(c, path, h);
 	e = *pp;
 	if (e != NULL) {
@@ -283,6 +288,7 @@ void acache_forget_below(struct acache *c, const char *path)
 {
 	acache_forget(c, path);
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	for (size_t i = 0; i < c->nb; i++) {
 		struct ac_entry **pp = &c->buckets[i];
 
@@ -333,6 +339,7 @@ void acache_move_below(struct acache *c, const char *from, const char *to)
 
 	acache_forget_below(c, to);
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	taken = take_below(c, from);
 	for (struct ac_entry *e = taken; e != NULL; e = next) {
 		size_t rest = strlen(e->path) - flen;
@@ -354,4 +361,33 @@ void acache_move_below(struct acache *c, const char *from, const char *to)
 		c->n++;
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_set_complete(struct acache *c, const char *dir)
+{
+	int64_t now = mono_ns();
+	int64_t life = c->ttl_ns < c->neg_ttl_ns ? c->ttl_ns : c->neg_ttl_ns;
+	struct ac_entry *e;
+
+	if (life <= 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = entry_for(c, dir, now);	/* a new entry stays an expired miss */
+	if (e != NULL) {
+		e->complete_until = now + life;
+		e->complete_gen = c->gen;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool acache_is_complete(struct acache *c, const char *dir)
+{
+	struct ac_entry *e;
+	bool complete;
+
+	pthread_mutex_lock(&c->lock);
+	e = *find_slot(c, dir, path_hash(dir));
+	complete = e != NULL && e->complete_gen == c->gen && e->complete_until > mono_ns();
+	pthread_mutex_unlock(&c->lock);
+	return complete;
 }

@@ -34,6 +34,12 @@ void acache_put_negative(struct acache *c, const char *path);
 void acache_forget(struct acache *c, const char *path);
 /* Forgets path and every path below it. */
 void acache_forget_below(struct acache *c, const char *path);
+/* A directory whose full listing (or creation) is this fresh: for
+ * min(ttl, neg_ttl), a name it does not hold needs no request to be known
+ * missing. Any removal of entries (forget, move, sweep) voids every such
+ * mark, so a forgotten child can never be taken for a missing one. */
+void acache_set_complete(struct acache *c, const char *dir);
+bool acache_is_complete(struct acache *c, const char *dir);
 /* After a directory rename: the entries of from and below it move to the
  * same place below to (what is known about the objects stays known); to's
  * old entries are forgotten. */

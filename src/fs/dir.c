@@ -270,6 +270,8 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 		rc = emit_page(&f, &l, &l.pages[i]);
 	if (rc == 0)
 		rc = emit_unpublished(&f);
+	if (rc == 0 && (l.n == 0 || l.pages[l.n - 1].next_token == NULL))
+		acache_set_complete(fs->ac, path);	/* every child is cached now */
 	listing_release(&l);
 	free(dkey);
 	return rc;
@@ -319,11 +321,15 @@ int fs_op_mkdir(const char *path, mode_t mode)
 {
 	struct fs *fs = fs_self();
 	struct fs_attr a;
+	int rc;
 
 	if (fs->opts->ro)
 		return -EROFS;
 	fs_new_attr(fs, S_IFDIR | (mode & 07777), &a);
-	return -fs_put_object(fs, path, "", 0, &a);
+	rc = fs_put_object(fs, path, "", 0, &a);
+	if (rc == 0)
+		acache_set_complete(fs->ac, path);	/* new and empty */
+	return -rc;
 }
 
 int fs_dir_empty(struct fs *fs, const char *path)

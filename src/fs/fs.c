@@ -239,6 +239,17 @@ static int stat_remote(struct fs *fs, const char *path, struct fs_attr *a)
 	return rc;
 }
 
+/* True when path's directory was listed (or made) so recently that a name
+ * missing from the cache is missing from the store (acache_set_complete). */
+static bool parent_complete(struct fs *fs, const char *path)
+{
+	char *parent = fs_parent_of(path);
+	bool complete = parent != NULL && acache_is_complete(fs->ac, parent);
+
+	free(parent);
+	return complete;
+}
+
 int fs_stat(struct fs *fs, const char *path, struct fs_attr *a)
 {
 	struct fs_inode *ino;
@@ -261,6 +272,10 @@ int fs_stat(struct fs *fs, const char *path, struct fs_attr *a)
 	rc = acache_get(fs->ac, path, a);
 	if (rc == ENOENT || (rc == 0 && a->meta_known))
 		return rc;
+	if (rc == EAGAIN && parent_complete(fs, path)) {
+		acache_put_negative(fs->ac, path);
+		return ENOENT;
+	}
 	rc = stat_remote(fs, path, a);	/* a miss, or known from a listing only */
 	if (rc == 0)
 		acache_put(fs->ac, path, a);

@@ -89,5 +89,18 @@ int main(void)
 	}
 	CHECK_INT(acache_get(c, "/n4999", &got), 0);
 	acache_destroy(c);
+
+	CHECK_INT(acache_create(5, 0.2, &c), 0);	/* complete directories */
+	CHECK(!acache_is_complete(c, "/d"));
+	acache_put(c, "/d/a", &a);
+	acache_set_complete(c, "/d");
+	CHECK(acache_is_complete(c, "/d"));
+	CHECK_INT(acache_get(c, "/d", &got), EAGAIN);	/* the mark is no entry */
+	acache_forget_below(c, "/x");		/* any removal voids the marks */
+	CHECK(!acache_is_complete(c, "/d"));
+	acache_set_complete(c, "/d");
+	usleep(250000);				/* lives min(ttl, neg_ttl) */
+	CHECK(!acache_is_complete(c, "/d"));
+	acache_destroy(c);
 	return check_exit();
 }
