@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""faultproxy.py - a faulty HTTP/1.1 proxy on 127.0.0.1 for reliability tests.
+
+Usage: faultproxy.py UPSTREAM_HOST:PORT PORTFILE [RATE] [STALL_S] [SEED]
+
+Listens on an ephemeral 127.0.0.1 port (written to PORTFILE once listening)
+and forwards each request, byte for byte, to UPSTREAM. For each request, with
+probability RATE (default 0.1), one fault is injected instead of a clean
+forward, chosen evenly among:
+  reset     the client connection is reset (SO_LINGER 0) before any answer
+  truncate  the response headers and only half of the body are sent, then a reset
+  stall     the response is held back STALL_S seconds (default 2), then sent
+  drop      the request is forwarded, then the connection is reset before the answer
+Counts of forwarded requests and of each fault are printed to stderr every
+100 requests and at SIGTERM. Requests are parsed enough to frame them
+(Content-Length or chunked; lithfs sends no "Expect: 100-continue"); responses
+by Content-Length, chunked, or EOF.
+"""
+import os
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+UPSTREAM = None
+RATE = 0.1
+STALL = 2.0
+KINDS = ("reset", "truncate", "stall", "drop")
+counts = {"requests": 0, **{k: 0 for k in KINDS}}
+lock = threading.Lock()
+rng = random.Random()
+
+
+def report():
+    with lock:
+        line = " ".join("%s=%d" % kv for kv in counts.items())
+    sys.stderr.write("faultproxy: %s\n" % line)
+    sys.stderr.flush()
+
+
+def hard_reset(sock):
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+class Reader:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        i = self.buf.index(b"\r\n") + 2
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def rest(self):
+        out = self.buf
+        self.buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                out += data
+        except OSError:
+            pass
+        return out
+
+
+def read_message(rd, is_response, method=b""):
+    """Returns (head bytes, body bytes, status) of one HTTP message."""
+    head = rd.line()
+    status = 0
+    if is_response:
+        status = int(head.split()[1])
+    length = None
+    chunked = False
+    close = False
+    while True:
+        h = rd.line()
+        head += h
+        if h == b"\r\n":
+            break
+        name, _, value = h.partition(b":")
+        name = name.strip().lower()
+        value = value.strip()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+        elif name == b"connection" and value.lower() == b"close":
+            close = True
+    body = b""
+    if is_response and (method == b"HEAD" or status in (204, 304) or 100 <= status < 200):
+        return head, body, status, close
+    if chunked:
+        while True:
+            size_line = rd.line()
+            body += size_line
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                while True:
+                    t = rd.line()
+                    body += t
+                    if t == b"\r\n":
+                        break
+                break
+            body += rd.exact(size + 2)
+    elif length is not None:
+        body = rd.exact(length)
+    elif is_response:
+        body = rd.rest()
+        close = True
+    return head, body, status, close
+
+
+def handle(client):
+    upstream = None
+    try:
+        crd = Reader(client)
+        while True:
+            try:
+                head, body, _, _ = read_message(crd, False)
+            except (EOFError, OSError):
+                return
+            method = head.split(b" ", 1)[0]
+            with lock:
+                counts["requests"] += 1
+                n = counts["requests"]
+                fault = rng.choice(KINDS) if rng.random() < RATE else None
+                if fault:
+                    counts[fault] += 1
+            if n % 100 == 0:
+                report()
+            if fault == "reset":
+                hard_reset(client)
+                return
+            if upstream is None:
+                upstream = socket.create_connection(UPSTREAM, timeout=120)
+            upstream.sendall(head + body)
+            urd = Reader(upstream)
+            rhead, rbody, _, close = read_message(urd, True, method)
+            if fault == "drop":
+                hard_reset(client)
+                return
+            if fault == "stall":
+                time.sleep(STALL)
+            if fault == "truncate" and len(rbody) > 1:
+                client.sendall(rhead + rbody[: len(rbody) // 2])
+                hard_reset(client)
+                return
+            client.sendall(rhead + rbody)
+            if close:
+                return
+    except (OSError, EOFError, ValueError, IndexError):
+        pass
+    finally:
+        if upstream is not None:
+            upstream.close()
+        try:
+            client.close()
+        except OSError:
+            pass
+
+
+def main():
+    global UPSTREAM, RATE, STALL
+    host, _, port = sys.argv[1].rpartition(":")
+    UPSTREAM = (host, int(port))
+    portfile = sys.argv[2]
+    if len(sys.argv) > 3:
+        RATE = float(sys.argv[3])
+    if len(sys.argv) > 4:
+        STALL = float(sys.argv[4])
+    rng.seed(int(sys.argv[5]) if len(sys.argv) > 5 else os.getpid())
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(128)
+
+    def stop(*_):
+        report()
+        os._exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % srv.getsockname()[1])
+    os.rename(portfile + ".tmp", portfile)
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
