@@ -265,8 +265,12 @@ static int serve(struct mount_ctx *m)
 		detach(m->ready_fd);
 	rc = fuse_loop_mt(m->fuse, &lc);
 	fuse_remove_signal_handlers(se);
-	if (rc != 0)
-		log_msg(LOG_ERR, "FUSE loop ended with an error: %s", strerror(rc < 0 ? -rc : rc));
+	if (rc > 0) {		/* libfuse returns the signal that ended the loop */
+		log_msg(LOG_NOTICE, "signal %d: unmounting %s", rc, m->mountpoint);
+		rc = 0;
+	} else if (rc < 0) {
+		log_msg(LOG_ERR, "FUSE loop ended with an error: %s", strerror(-rc));
+	}
 	return rc != 0;
 }
 
