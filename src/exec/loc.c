@@ -248,6 +248,25 @@ char *loc_future_realpath(const char *spec)
 	return real;
 }
 
+int loc_fd_read(int fd, uint64_t off, void *buf, size_t len, size_t *got)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	*got = done;
+	return 0;
+}
+
 int loc_mkdirs(const char *path, size_t upto)
 {
 	char *p = strndup(path, upto);

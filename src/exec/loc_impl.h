@@ -53,6 +53,7 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 int loc_store_probe_mount(const char *path, char **source, char **key);
 
 /* Helpers for implementations. */
+int loc_fd_read(int fd, uint64_t off, void *buf, size_t len, size_t *got);
 char *loc_future_realpath(const char *spec);	/* realpath of a path to be */
 void loc_wfile_free(struct loc_wfile *w);
 

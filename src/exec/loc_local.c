@@ -183,21 +183,7 @@ out_free:
 
 static int local_read(struct loc_rfile *f, uint64_t off, void *buf, size_t len, size_t *got)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return errno;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	*got = done;
-	return 0;
+	return loc_fd_read(f->fd, off, buf, len, got);
 }
 
 static void local_close_input(struct loc_rfile *f)

@@ -45,6 +45,7 @@ struct store {
 	char *prefix;			/* owned: "" or ending in '/' */
 	char *single_key;		/* owned: IN named one object */
 	bool via_mount;			/* named by a path on a lithfs mount */
+	char *mount_path;		/* owned: that path (real), else NULL */
 };
 
 struct store_rfile {
@@ -169,6 +170,34 @@ static void open_cache(struct store *st)
 	free(dir);
 }
 
+/* An input on a mount is read through the mount: the long-running mount
+ * process has the block cache mapped and prefetches, while a fresh mapdir
+ * would pay a page fault for every cached page it maps (measured: 2-4x
+ * slower). Its data still comes from the same shared cache. */
+static struct loc_rfile *open_via_mount(struct store *st, const struct loc_input *in)
+{
+	struct store_rfile *f;
+	char *path;
+	int fd;
+
+	if (st->single_key)
+		path = strdup(st->mount_path);
+	else if (asprintf(&path, "%s/%s", st->mount_path, in->rel) < 0)
+		path = NULL;
+	fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	free(path);
+	if (fd < 0)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	f->base.loc = &st->base;
+	f->base.fd = fd;
+	return &f->base;
+}
+
 static int store_open_input(struct loc *l, const struct loc_input *in, struct loc_rfile **out)
 {
 	struct store *st = (struct store *)l;
@@ -176,6 +205,8 @@ static int store_open_input(struct loc *l, const struct loc_input *in, struct lo
 	char *key;
 	int e;
 
+	if (st->mount_path && (*out = open_via_mount(st, in)) != NULL)
+		return 0;
 	if (!st->rd) {
 		open_cache(st);
 		e = rd_create(st->s, st->cache, NULL, &st->rd);
@@ -203,12 +234,21 @@ static int store_open_input(struct loc *l, const struct loc_input *in, struct lo
 
 static int store_read(struct loc_rfile *rf, uint64_t off, void *buf, size_t len, size_t *got)
 {
-	return rd_read(((struct store_rfile *)rf)->f, buf, off, len, got);
+	struct store_rfile *f = (struct store_rfile *)rf;
+
+	if (!f->f)
+		return loc_fd_read(rf->fd, off, buf, len, got);
+	return rd_read(f->f, buf, off, len, got);
 }
 
 static void store_close_input(struct loc_rfile *rf)
 {
-	rd_close(((struct store_rfile *)rf)->f);
+	struct store_rfile *f = (struct store_rfile *)rf;
+
+	if (f->f)
+		rd_close(f->f);
+	else
+		close(rf->fd);
 	free(rf);
 }
 
@@ -369,6 +409,7 @@ static void store_destroy(struct loc *l)
 	os_destroy(st->s);
 	free(st->prefix);
 	free(st->single_key);
+	free(st->mount_path);
 	free(st);
 }
 
@@ -474,7 +515,8 @@ static bool is_url(const char *spec)
 
 /* Source string and extra key below its prefix for spec; ENOENT when spec is
  * a local path that is not on a lithfs mount. */
-static int source_of(const char *spec, bool output, char **source, char **key)
+static int source_of(const char *spec, bool output, char **source, char **key,
+		     char **mount_path)
 {
 	char *real;
 	int e;
@@ -488,7 +530,10 @@ static int source_of(const char *spec, bool output, char **source, char **key)
 	if (!real)
 		return ENOENT;	/* the local implementation reports it */
 	e = loc_store_probe_mount(real, source, key);
-	free(real);
+	if (e)
+		free(real);
+	else
+		*mount_path = real;
 	return e;
 }
 
@@ -512,9 +557,9 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 {
 	struct os_source src = { 0 };
 	struct store *st = NULL;
-	char *source = NULL, *key = NULL;
+	char *source = NULL, *key = NULL, *mount_path = NULL;
 	bool mount = !is_url(spec);
-	int e = source_of(spec, output, &source, &key);
+	int e = source_of(spec, output, &source, &key, &mount_path);
 
 	if (e)
 		goto out_free;
@@ -540,11 +585,15 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 	}
 	if (!e)
 		e = store_init(st, spec, &src, key);
-	if (!e)
+	if (!e) {
 		st->via_mount = mount;
+		st->mount_path = mount_path;
+		mount_path = NULL;
+	}
 	if (!e && mount)
-		log_msg(LOG_INFO, "%s is on a lithfs mount of %s: using the store directly "
-			"(prefix '%s')", spec, source, st->prefix);
+		log_msg(LOG_INFO, "%s is on a lithfs mount of %s: listing and writing through "
+			"the store (prefix '%s'), reading through the mount", spec, source,
+			st->prefix);
 	if (!e) {
 		*out = &st->base;
 		st = NULL;
@@ -557,5 +606,6 @@ out_free:
 	os_source_release(&src);
 	free(source);
 	free(key);
+	free(mount_path);
 	return e;
 }
