@@ -212,8 +212,10 @@ static bool same_version(const struct fs_attr *old, const struct fs_attr *a)
 {
 	if ((old->mode & S_IFMT) == S_IFDIR || (a->mode & S_IFMT) == S_IFDIR)
 		return (old->mode & S_IFMT) == (a->mode & S_IFMT);
+	/* Seconds only: a HEAD's Last-Modified has no fraction, a listing's has
+	 * milliseconds. */
 	return strcmp(old->etag, a->etag) == 0 && old->size == a->size &&
-	       (old->lm_ns == 0 || old->lm_ns == a->lm_ns);
+	       (old->lm_ns == 0 || old->lm_ns / 1000000000 == a->lm_ns / 1000000000);
 }
 
 static void put(struct acache *c, const char *path, const struct fs_attr *a, bool listed)

@@ -44,7 +44,13 @@ int main(void)
 	acache_put_listed(c, "/f", &a);
 	CHECK_INT(acache_get(c, "/f", &got), 0);
 	CHECK_INT(got.mode, S_IFREG | 0600);	/* known metadata kept */
-	a = file_attr("e2", 6, 0644, false);	/* changed by someone else */
+	a = file_attr("h1", 7000000000LL, 0600, true);	/* HEAD: whole seconds */
+	acache_put(c, "/h", &a);
+	a = file_attr("h1", 7000000123LL, 0644, false);	/* listing: milliseconds */
+	acache_put_listed(c, "/h", &a);
+	CHECK_INT(acache_get(c, "/h", &got), 0);
+	CHECK_INT(got.mode, S_IFREG | 0600);
+	a = file_attr("e2", 6000000000LL, 0644, false);	/* changed by someone else */
 	acache_put_listed(c, "/f", &a);
 	CHECK_INT(acache_get(c, "/f", &got), 0);
 	CHECK_INT(got.mode, S_IFREG | 0644);
