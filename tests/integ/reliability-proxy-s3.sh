@@ -31,6 +31,9 @@ wait_until 30 test -s "$TMPDIR/proxy.port" || fail "the fault proxy did not star
 PORT=$(cat "$TMPDIR/proxy.port")
 
 export LITHFS_RETRY_BASE_MS=20
+# each workload step is bounded (the retry layer may sleep up to its 60 s
+# budget per op when the proxy fails everything)
+step() { timeout -k 10 "${STEP_TIMEOUT:-150}" "$@"; }
 O=(-o "endpoint=http://127.0.0.1:$PORT,path_style,stat_ttl=1,neg_ttl=1,part_size=5M")
 mkdir -p "$TMPDIR/src"
 head -c 20M /dev/urandom >"$TMPDIR/src/big"
@@ -41,17 +44,19 @@ done
 
 start=$SECONDS
 mount_start "$M" "$SOURCE" "${O[@]}"
-cp "$TMPDIR/src"/* "$M/" || fail "write through the proxy"
+step cp "$TMPDIR/src"/* "$M/" || fail "write through the proxy"
 mount_stop "$M"
 
 # a fresh mount with a fresh cache reads everything from the store
 rm -rf "$TMPDIR/cache"
 mount_start "$M" "$SOURCE" "${O[@]}"
-(cd "$M" && md5sum * | sort -k2) >"$TMPDIR/got.md5" || fail "read back through the proxy"
+step sh -c 'cd "$1" && md5sum * >"$2"' sh "$M" "$TMPDIR/got.raw" ||
+	fail "read back through the proxy"
+sort -k2 "$TMPDIR/got.raw" >"$TMPDIR/got.md5"
 diff "$TMPDIR/want.md5" "$TMPDIR/got.md5" || fail "content read back differs"
 expect_eq "$(ls "$M" | wc -l)" 30 "files listed"
 expect_eq "$(ls "$M" | sort | tr '\n' ' ')" "$(ls "$TMPDIR/src" | sort | tr '\n' ' ')" "listing"
-rm "$M"/* || fail "delete through the proxy"
+step sh -c 'rm "$1"/*' sh "$M" || fail "delete through the proxy"
 mount_stop "$M"
 
 # the store, seen without the proxy, holds nothing; the faults really happened
