@@ -247,11 +247,12 @@ oob_rm() {
 }
 
 oob_put_many() {	# oob_put_many PREFIX N: keys PREFIX00001..N, content = key
-	local prefix=$1 n=$2 i
+	local prefix=$1 n=$2 i k
 	if [ "$LITHFS_BACKEND" = local ]; then
 		mkdir -p "$(dirname "$STORE_DIR/${prefix}x")"
 		for ((i = 1; i <= n; i++)); do
-			printf '%s%05d' "$prefix" $i >"$STORE_DIR/$(printf '%s%05d' "$prefix" $i)"
+			printf -v k '%s%05d' "$prefix" $i	# no subshell: 2,500 keys in seconds
+			printf '%s' "$k" >"$STORE_DIR/$k"
 		done
 		return
 	fi
