@@ -810,9 +810,12 @@ void bc_close(struct bcache *c)
 
 /* --- get --- */
 
-/* Looks the block up in one read txn; copies it out. 0, ENOENT, or EIO. */
+/* Looks the block up in one read txn and copies bytes [off, off + n) of it
+ * out (n == SIZE_MAX: all from off), setting *block_len to the block's
+ * length; a range past the block's end is a miss. Returns an MDB code. */
 static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
-		  size_t id_len, uint32_t block_size, void *buf, size_t *len, bool *stale)
+		  size_t id_len, uint32_t block_size, size_t off, size_t n, void *buf,
+		  size_t *block_len, bool *stale)
 {
 	MDB_val k = { HASH_LEN, (void *)hash }, v;
 	struct counters m;
@@ -822,7 +825,7 @@ static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
 	int rc = txn_begin(c, MDB_RDONLY, &txn);
 
 	if (rc)
-		return mdb_errno(rc);
+		return rc;
 	rc = mdb_get(txn, c->index, &k, &v);
 	if (rc)
 		goto out_abort;
@@ -842,11 +845,18 @@ static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
 		rc = MDB_NOTFOUND;		/* a collision or damage: a miss */
 		goto out_abort;
 	}
-	memcpy(buf, p + id_len, h.data_len);
-	*len = h.data_len;
+	if (n == SIZE_MAX && off <= h.data_len)
+		n = h.data_len - off;
+	if (off > h.data_len || n > h.data_len - off) {
+		rc = MDB_NOTFOUND;
+		goto out_abort;
+	}
+	p += id_len + off;
+	memcpy(buf, p, n);
+	*block_len = h.data_len;
 	/* drop the mapping's pages from our RSS; they stay in the page cache */
-	uintptr_t lo = ((uintptr_t)p + id_len + c->page_size - 1) & ~(c->page_size - 1);
-	uintptr_t hi = ((uintptr_t)p + id_len + h.data_len) & ~(c->page_size - 1);
+	uintptr_t lo = ((uintptr_t)p + c->page_size - 1) & ~(c->page_size - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(c->page_size - 1);
 
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
@@ -857,11 +867,14 @@ static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
 	rc = 0;
 out_abort:
 	txn_abort(c, txn);
-	return mdb_errno(rc);
+	return rc;
 }
 
-int bc_get(struct bcache *c, const char *store_id, const char *key, const char *etag,
-	   uint32_t block_size, uint64_t index, void *buf, size_t *len)
+/* bc_get and bc_get_range: a lookup, counted as a hit (of n bytes, or the
+ * block's length for n == SIZE_MAX) or a miss. */
+static int get(struct bcache *c, const char *store_id, const char *key, const char *etag,
+	       uint32_t block_size, uint64_t index, size_t off, size_t n, void *buf,
+	       size_t *block_len)
 {
 	unsigned char hash[HASH_LEN];
 	bool stale = false;
@@ -873,7 +886,7 @@ int bc_get(struct bcache *c, const char *store_id, const char *key, const char *
 		return ENOENT;
 	id = identity(store_id, key, etag, block_size, index, &id_len, hash);
 	if (id && !check_dead(c))
-		rc = lookup(c, hash, id, id_len, block_size, buf, len, &stale);
+		rc = lookup(c, hash, id, id_len, block_size, off, n, buf, block_len, &stale);
 	free(id);
 	if (rc)
 		rc = ENOENT;
@@ -882,13 +895,26 @@ int bc_get(struct bcache *c, const char *store_id, const char *key, const char *
 		c->delta.misses++;
 	} else {
 		c->delta.hits++;
-		c->delta.bytes_hit += *len;
+		c->delta.bytes_hit += n == SIZE_MAX ? *block_len : n;
 	}
 	if (stale && c->n_touch < TOUCH_MAX)
 		memcpy(c->touch[c->n_touch++], hash, HASH_LEN);
 	pthread_mutex_unlock(&c->lock);
 	maybe_flush(c);
 	return rc;
+}
+
+int bc_get(struct bcache *c, const char *store_id, const char *key, const char *etag,
+	   uint32_t block_size, uint64_t index, void *buf, size_t *len)
+{
+	return get(c, store_id, key, etag, block_size, index, 0, SIZE_MAX, buf, len);
+}
+
+int bc_get_range(struct bcache *c, const char *store_id, const char *key,
+		 const char *etag, uint32_t block_size, uint64_t index, size_t off,
+		 size_t n, void *buf, size_t *block_len)
+{
+	return get(c, store_id, key, etag, block_size, index, off, n, buf, block_len);
 }
 
 /* --- put (group commit) --- */

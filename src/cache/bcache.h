@@ -53,6 +53,13 @@ void bc_close(struct bcache *c);
  * ENOENT on a miss (or any cache problem: reads never fail because of it). */
 int bc_get(struct bcache *c, const char *store_id, const char *key, const char *etag,
 	   uint32_t block_size, uint64_t index, void *buf, size_t *len);
+/* Copies bytes [off, off + n) of the block into buf and sets *block_len to
+ * the block's length: a random small read costs a copy of n bytes, not of
+ * the block. 0 on a hit, ENOENT on a miss, a range past the block's end, or
+ * any cache problem. */
+int bc_get_range(struct bcache *c, const char *store_id, const char *key,
+		 const char *etag, uint32_t block_size, uint64_t index, size_t off,
+		 size_t n, void *buf, size_t *block_len);
 /* Stores a block. Best effort: always returns 0 (failures are counted). */
 int bc_put(struct bcache *c, const char *store_id, const char *key, const char *etag,
 	   uint32_t block_size, uint64_t index, const void *data, size_t len);

@@ -825,8 +825,10 @@ static int claim(struct rd *r, struct obj *o, uint64_t first, uint64_t last,
 	return 0;
 }
 
-/* Loads the blocks claimed by this reader: cache first, then demand jobs. */
-static void load_mine(struct rd *r, struct obj *o, struct blk **mine, uint32_t n)
+/* Loads the blocks claimed by this reader: cache first (unless the reader
+ * just missed there), then demand jobs. */
+static void load_mine(struct rd *r, struct obj *o, struct blk **mine, uint32_t n,
+		      bool cache_checked)
 {
 	struct blk *miss[RUN_MAX];
 	uint32_t nmiss = 0;
@@ -835,7 +837,7 @@ static void load_mine(struct rd *r, struct obj *o, struct blk **mine, uint32_t n
 	for (uint32_t i = 0; i < n; i++) {
 		struct blk *b = mine[i];
 
-		if (o->cached && bc_get(r->cache, r->store_id, o->key, o->etag, r->bs, b->idx,
+		if (o->cached && !cache_checked && bc_get(r->cache, r->store_id, o->key, o->etag, r->bs, b->idx,
 				       b->data, &len) == 0 && len == b->len) {
 			pthread_mutex_lock(&r->lock);
 			blk_finish(r, b, 0);
@@ -886,6 +888,28 @@ static int copy_block(struct rd *r, struct blk *b, char *dst, size_t from, size_
 	return 0;
 }
 
+/* A random read within one block that is not in memory: copies just the
+ * range from the cache (a 4 KiB read costs a 4 KiB copy, not a block's).
+ * Called with r->lock held, after readahead(); returns with it released.
+ * 0 on a hit, ENOENT on a miss, EAGAIN when the cache was not asked. */
+static int read_cached_range(struct rd_file *f, void *buf, uint64_t off, size_t len)
+{
+	struct rd *r = f->r;
+	struct obj *o = f->o;
+	uint64_t idx = off / r->bs;
+	size_t blen, want = o->size - idx * r->bs < r->bs ? (size_t)(o->size - idx * r->bs)
+							   : r->bs;
+	bool go = f->window == 0 && !table_find(r, o, idx);
+
+	pthread_mutex_unlock(&r->lock);
+	if (!go)
+		return EAGAIN;
+	if (bc_get_range(r->cache, r->store_id, o->key, o->etag, r->bs, idx,
+			 (size_t)(off - idx * r->bs), len, buf, &blen))
+		return ENOENT;
+	return blen == want ? 0 : ENOENT;
+}
+
 int rd_read(struct rd_file *f, void *buf, uint64_t off, size_t len, size_t *got)
 {
 	struct rd *r = f->r;
@@ -893,6 +917,7 @@ int rd_read(struct rd_file *f, void *buf, uint64_t off, size_t len, size_t *got)
 	uint64_t first, last, end;
 	struct blk **blks, **mine;
 	uint32_t nmine = 0, nblk;
+	bool cache_checked = false;
 	int err = 0;
 
 	*got = 0;
@@ -912,10 +937,20 @@ int rd_read(struct rd_file *f, void *buf, uint64_t off, size_t len, size_t *got)
 		return ENOMEM;
 	}
 	pthread_mutex_lock(&r->lock);
-	err = claim(r, o, first, last, blks, mine, &nmine);
-	readahead(f, off, end, last);
+	if (first == last && o->cached) {
+		readahead(f, off, end, last);
+		err = read_cached_range(f, buf, off, len);
+		if (!err)
+			goto out_free;
+		cache_checked = err == ENOENT;
+		pthread_mutex_lock(&r->lock);
+		err = claim(r, o, first, last, blks, mine, &nmine);
+	} else {
+		err = claim(r, o, first, last, blks, mine, &nmine);
+		readahead(f, off, end, last);
+	}
 	pthread_mutex_unlock(&r->lock);
-	load_mine(r, o, mine, nmine);
+	load_mine(r, o, mine, nmine, cache_checked);
 	pthread_mutex_lock(&r->lock);
 	for (uint32_t i = 0; i < nblk && blks[i]; i++) {
 		uint64_t bstart = (first + i) * r->bs;
@@ -928,6 +963,7 @@ int rd_read(struct rd_file *f, void *buf, uint64_t off, size_t len, size_t *got)
 		blk_unref(r, blks[i]);
 	}
 	pthread_mutex_unlock(&r->lock);
+out_free:
 	free(blks);
 	free(mine);
 	if (!err)

@@ -512,6 +512,36 @@ static int fill_mode(const char *dir)
 	return check_failures ? 1 : 0;
 }
 
+/* bc_get_range copies just the range; a range past the block's end misses. */
+static void test_range(void)
+{
+	char *dir = subdir("range");
+	struct bcache *c = open_cache(dir, 64 << 20);
+	struct bc_stats st;
+	size_t blen = 0;
+
+	if (!c)
+		return;
+	put_idx(c, "r", "e1", 3);
+	fill(blk, 3, BS);
+	memset(out, 0, BS);
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, 5000, 4096, out, &blen), 0);
+	CHECK_INT(blen, BS);
+	CHECK(memcmp(out, blk + 5000, 4096) == 0);
+	CHECK_INT(out[4096], 0);		/* nothing past the range */
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, BS - 10, 10, out, &blen), 0);
+	CHECK(memcmp(out, blk + BS - 10, 10) == 0);
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, BS - 10, 11, out, &blen), ENOENT);
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, BS + 1, 0, out, &blen), ENOENT);
+	CHECK_INT(bc_get_range(c, SID, "r", "e2", BS, 3, 0, 10, out, &blen), ENOENT);
+	CHECK_INT(bc_get_stats(c, &st), 0);
+	CHECK_INT(st.hits, 2);
+	CHECK_INT(st.misses, 3);
+	CHECK_INT(st.bytes_hit, 4096 + 10);
+	bc_close(c);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[4200];
@@ -526,6 +556,7 @@ int main(int argc, char **argv)
 	}
 	chmod(root, 0755);		/* the unprivileged child must reach ro/ */
 	test_hit_miss();
+	test_range();
 	test_permissions();
 	test_eviction();
 	test_map_full();

@@ -12,6 +12,10 @@
  * endpoint from S3_ENDPOINT) sequentially in 128 KiB reads like FUSE does,
  * and prints one line: bytes, seconds, MB/s, GETs, peak RSS (KiB) and the
  * SHA-256 of what it read. Env LITHFS_BENCH_THREADS sets the fetch threads.
+ * With env LITHFS_BENCH_RANDOM=N it then opens a fresh reader on the same
+ * cache (as a remount does) and does N random aligned 4 KiB reads from 4
+ * threads (like fio randread numjobs=4), printing a second line: reads,
+ * seconds, reads/s and GETs. With a cache, those reads are warm hits.
  */
 #include "config.h"
 #include "cache/bcache.h"
@@ -27,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -409,6 +414,23 @@ static void test_cache_reuse(void)
 	rd_destroy(r);
 	bc_get_stats(c, &st);
 	CHECK(st.hits >= 21);
+	/* random 4 KiB reads (one at the short last block) copy just 4 KiB out
+	 * of the cache: bytes_hit grows by the bytes read, not by blocks */
+	r = make_rd(c, 4 * BS);
+	before = gets(cs);
+	CHECK_INT(rd_open(r, "cached", etag, size, &f), 0);
+	ok &= read_equal(f, src, 20 * BS + 500, 4096, size);
+	for (int i = 0; i < 40; i++)		/* blocks 7 apart: never "sequential" */
+		ok &= read_equal(f, src, (uint64_t)(i * 7 % 20) * BS + 4096 * (1 + i % 50), 4096,
+				 size);
+	CHECK(ok);
+	CHECK_INT(gets(cs) - before, 0);
+	rd_close(f);
+	rd_destroy(r);
+	uint64_t bytes_hit = st.bytes_hit;
+
+	bc_get_stats(c, &st);
+	CHECK_INT(st.bytes_hit - bytes_hit, 499 + 40 * 4096);
 	/* without an ETag there is no identity: read, but never cached */
 	r = make_rd(c, 4 * BS);
 	before = gets(cs);
@@ -491,6 +513,16 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds (user + system) of this process so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* Opens SOURCE (endpoint from S3_ENDPOINT) behind the counting wrapper. */
 static struct objstore *bench_store(const char *source)
 {
@@ -513,6 +545,66 @@ static struct objstore *bench_store(const char *source)
 	cs->base.id = s->id;
 	cs->base.inner = s;
 	return s;
+}
+
+struct rnd_job {
+	struct rd *r;
+	const char *key;
+	const struct os_stat *st;
+	long n;
+	unsigned seed;
+	int rc;
+};
+
+static void *rnd_main(void *arg)
+{
+	struct rnd_job *j = arg;
+	struct rd_file *f;
+	char buf[4096];
+	uint64_t pages = j->st->size / sizeof(buf);
+	size_t got;
+
+	j->rc = rd_open(j->r, j->key, j->st->etag, j->st->size, &f);
+	for (long i = 0; i < j->n && !j->rc && pages; i++) {
+		j->seed = j->seed * 1103515245u + 12345u;
+		uint64_t pg = (((uint64_t)j->seed << 16) ^ (uint64_t)rand_r(&j->seed)) % pages;
+
+		j->rc = rd_read(f, buf, pg * sizeof(buf), sizeof(buf), &got);
+	}
+	if (!j->rc)
+		rd_close(f);
+	return NULL;
+}
+
+/* N random 4 KiB reads by 4 threads through a fresh reader on cache c. */
+static int bench_random(const char *key, struct bcache *c, const struct os_stat *st,
+			long n)
+{
+	struct rnd_job jobs[4];
+	pthread_t th[4];
+	struct rd *r;
+	int g0 = gets(cs), rc;
+
+	rc = rd_create(&cs->base, c, NULL, &r);
+	if (rc)
+		return rc;
+	double t0 = mono_s(), cpu0 = cpu_s();
+
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct rnd_job){ r, key, st, n / 4, 7u * (unsigned)i + 1, 0 };
+		pthread_create(&th[i], NULL, rnd_main, &jobs[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		rc = rc ? rc : jobs[i].rc;
+	}
+	double t = mono_s() - t0, cpu = cpu_s() - cpu0;
+
+	printf("random_reads %ld seconds %.3f reads_per_s %.0f cpu_us_per_read %.1f gets %d\n",
+	       n / 4 * 4, t, (double)(n / 4 * 4) / t, cpu * 1e6 / (double)(n / 4 * 4),
+	       gets(cs) - g0);
+	rd_destroy(r);
+	return rc;
 }
 
 static int bench(const char *source, const char *key, const char *cache_dir)
@@ -567,6 +659,13 @@ static int bench(const char *source, const char *key, const char *cache_dir)
 	printf("\n");
 	rd_close(f);
 	rd_destroy(r);
+	if (getenv("LITHFS_BENCH_RANDOM")) {
+		rc = bench_random(key, c, &st, atol(getenv("LITHFS_BENCH_RANDOM")));
+		if (rc) {
+			fprintf(stderr, "test_reader: random reads: %s\n", strerror(rc));
+			return 1;
+		}
+	}
 	bc_close(c);
 	os_stat_release(&st);
 	os_destroy(&cs->base);
