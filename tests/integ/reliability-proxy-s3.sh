@@ -24,10 +24,11 @@ trap 'stop_proxy; mount_cleanup' EXIT
 
 upstream=${S3_ENDPOINT#http://}
 upstream=${upstream%%/*}
-python3 "$LITHFS_SRC/tests/lib/faultproxy.py" "$upstream" "$TMPDIR/proxy.port" \
+python3 -S "$LITHFS_SRC/tests/lib/faultproxy.py" "$upstream" "$TMPDIR/proxy.port" \
 	"${PROXY_RATE:-0.1}" 2 "${PROXY_SEED:-$$}" 2>"$PROXY_LOG" &
 PROXY_PID=$!
-wait_until 30 test -s "$TMPDIR/proxy.port" || fail "the fault proxy did not start"
+wait_until 60 test -s "$TMPDIR/proxy.port" ||
+	fail "the fault proxy did not start in 60 s ($(kill -0 $PROXY_PID 2>&1 && echo running || echo exited): $(cat "$PROXY_LOG"))"
 PORT=$(cat "$TMPDIR/proxy.port")
 
 export LITHFS_RETRY_BASE_MS=20
