@@ -12,10 +12,13 @@
  *
  * rd_read: for each block of the range, find it or insert it (the reader
  * itself then tries the cache, and queues a demand job on a miss), then wait
- * for each block in order and copy. Sequential access (a read starting
- * within a block of where the last one ended, or at 0) opens a prefetch
- * window of 2 blocks that doubles, each time it is refilled, up to
- * max_window; prefetch jobs (runs of up to RUN_MAX contiguous blocks, one GET
+ * for each block in order and copy. A random read within one block that is
+ * not in memory is served straight from the cache (bc_get_range: a 4 KiB
+ * read copies 4 KiB, not a block) and leaves nothing in memory. Sequential
+ * access (a read at 0, or two reads in a row each starting within a block
+ * of where the last one ended: one random read often lands near the
+ * last) opens a prefetch window of 2 blocks that doubles, each time it is
+ * refilled, up to max_window; prefetch jobs (runs of up to RUN_MAX contiguous blocks, one GET
  * each) go to a second queue that workers serve after demand jobs, on at most
  * nthreads - 1 workers, so that a random read never waits behind a whole
  * window of prefetch. A reader waiting on a block of a queued prefetch job
@@ -149,6 +152,7 @@ struct rd_file {
 	uint64_t next_off;		/* end of the last read; protected by r->lock */
 	uint64_t window;		/* prefetch window in blocks, 0: random */
 	uint64_t pf_end;		/* blocks below were issued */
+	int near;			/* reads in a row that continued the last */
 };
 
 /* --- buffers and memory (r->lock held) --- */
@@ -784,10 +788,13 @@ static void readahead(struct rd_file *f, uint64_t off, uint64_t end, uint64_t la
 
 	if (!cont || end > f->next_off)
 		f->next_off = end;
+	f->near = cont ? f->near + 1 : 0;
 	if (!cont) {
 		f->window = 0;		/* random; a read at 0 starts a stream */
 		if (off != 0)
 			return;
+	} else if (f->window == 0 && f->near < 2) {
+		return;			/* one random read may land near the last */
 	}
 	if (f->window == 0) {
 		f->window = 2;
