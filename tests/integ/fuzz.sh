@@ -29,7 +29,7 @@ for t in fuzz_s3_xml fuzz_sigv4 fuzz_source fuzz_chunk; do
 	fuzz_s3_xml) cp "$SRC"/tests/fixtures/xml/* "$corpus"/ 2>/dev/null ;;
 	fuzz_source) cp "$SRC"/tests/fixtures/aws/* "$corpus"/ 2>/dev/null ;;
 	esac
-	if "./$t" -max_total_time="$SECS" -rss_limit_mb=1024 -artifact_prefix="$OUT/$t-" \
+	if "./$t" -max_total_time="$SECS" -print_funcs=0 -rss_limit_mb=1024 -artifact_prefix="$OUT/$t-" \
 		"$corpus" >"$t.log" 2>&1; then
 		echo "ok $t: $(grep -o 'Done [0-9]* runs' "$t.log")"
 	else
