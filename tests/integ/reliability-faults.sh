@@ -13,6 +13,9 @@ FAULTS="rate=0.1,seed=${FAULT_SEED:-$$},kinds=5xx+reset+truncate+tail+lost"
 md5() { md5sum "$@" | cut -d' ' -f1; }
 
 backend_setup faults
+# mapdir finds the mount's bucket from mountinfo but its endpoint from the AWS
+# environment, like any AWS client (docs/mapdir.md)
+[ "$LITHFS_BACKEND" = s3 ] && export AWS_ENDPOINT_URL=$S3_ENDPOINT
 M=$TMPDIR/mnt
 W=$TMPDIR/want
 mkdir -p "$W/in/sub"
