@@ -199,7 +199,7 @@ void os_hex(const unsigned char *bin, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int unhex(char c)
+int os_unhex(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -228,8 +228,8 @@ int os_etag_multipart(const struct os_part *parts, size_t n, char out[OS_ETAG_MA
 			break;
 		}
 		for (j = 0; j < 16; j++) {
-			hi = unhex(parts[i].etag[2 * j]);
-			lo = unhex(parts[i].etag[2 * j + 1]);
+			hi = os_unhex(parts[i].etag[2 * j]);
+			lo = os_unhex(parts[i].etag[2 * j + 1]);
 			if (hi < 0 || lo < 0)
 				break;
 			bin[j] = (unsigned char)(hi << 4 | lo);

@@ -74,6 +74,8 @@ int fault_store_create(struct objstore *inner, const char *spec, struct objstore
 
 /* Writes n bytes as 2n lower-case hex digits and a NUL into out. */
 void os_hex(const unsigned char *bin, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int os_unhex(char c);
 /* The ETag S3 gives a completed multipart upload of parts whose ETags are
  * plain MD5s: hex(MD5(concatenated binary part MD5s)) "-" n. 0 or EINVAL
  * (a part ETag is not an MD5) / ENOMEM. */

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "objstore/s3_xml.h"
+#include "objstore/objstore_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -166,17 +167,6 @@ int s3_xml_parse_error(const char *data, size_t len, struct s3_xml_error *err)
 	return EIO;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int s3_url_decode(char *s)
 {
 	char *w = s;
@@ -185,7 +175,7 @@ int s3_url_decode(char *s)
 		if (*s == '+') {
 			*w++ = ' ';
 		} else if (*s == '%') {
-			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+			int hi = os_unhex(s[1]), lo = hi < 0 ? -1 : os_unhex(s[2]);
 
 			if (lo < 0)
 				return EINVAL;
