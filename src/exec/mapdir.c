@@ -28,6 +28,7 @@
 #include "exec/worker.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/size.h"
 
 #define EXIT_USAGE 2
 
@@ -75,33 +76,6 @@ static void usage(FILE *f)
 	      "  -q, --quiet           no summary unless something failed\n"
 	      "  -v, --verbose         say how IN and OUT are accessed\n"
 	      "  -h, --help            this text\n", f);
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-')
-		return EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (shift && strcmp(end, "iB") == 0)
-		end += 2;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end || v == 0 || v > (UINT64_MAX >> shift))
-		return EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 static int parse_int(const char *s, long min, long max, long *out)
@@ -184,7 +158,8 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 		return 0;
 	case 'c': c->command = arg; return 0;
 	case OPT_CHUNK_SIZE:
-		return parse_size(arg, &c->chunk.chunk_size) ? bad("chunk size", arg) : 0;
+		return util_parse_size(arg, &c->chunk.chunk_size) != 0 ||
+		       c->chunk.chunk_size == 0 ? bad("chunk size", arg) : 0;
 	case OPT_CHUNKS:
 		if (parse_int(arg, 1, 1000000, &v))
 			return bad("number of chunks", arg);

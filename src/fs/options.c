@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/size.h"
 
 #define RAW(type, field) offsetof(struct type, field)
 
@@ -208,35 +209,6 @@ static int main_proc(void *data, const char *arg, int key, struct fuse_args *out
 	}
 }
 
-int fs_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (shift != 0 && *end == 'i')
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || (shift != 0 && v > (UINT64_MAX >> shift)))
-		return EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -307,13 +279,13 @@ static int cache_validate(struct fs_options *o, char *err, size_t errlen)
 	o->cache_dir = r->cache_dir;
 	o->no_cache = r->no_cache != 0;
 	if (r->cache_size != NULL) {
-		if (fs_parse_size(r->cache_size, &v) != 0 || v < (16 << 20))
+		if (util_parse_size(r->cache_size, &v) != 0 || v < (16 << 20))
 			return bad_value(err, errlen, "cache_size", r->cache_size,
 					 "a size of at least 16M (e.g. 10G)");
 		o->cache_size = v;
 	}
 	if (r->block_size != NULL) {
-		if (fs_parse_size(r->block_size, &v) != 0 || v < (64 << 10) ||
+		if (util_parse_size(r->block_size, &v) != 0 || v < (64 << 10) ||
 		    v > (64 << 20) || (v & (v - 1)) != 0)
 			return bad_value(err, errlen, "block_size", r->block_size,
 					 "a power of two from 64K to 64M");
@@ -383,14 +355,14 @@ static int fs_validate_io(struct fs_options *o, char *err, size_t errlen)
 	o->upload_parallel = 4;
 	o->upload_mem = 256 << 20;
 	if (r->part_size != NULL) {
-		if (fs_parse_size(r->part_size, &v) != 0 || v < (5 << 20) ||
+		if (util_parse_size(r->part_size, &v) != 0 || v < (5 << 20) ||
 		    v > (5ULL << 30))
 			return bad_value(err, errlen, "part_size", r->part_size,
 					 "a size from 5M to 5G");
 		o->part_size = (size_t)v;
 	}
 	if (r->upload_mem != NULL) {
-		if (fs_parse_size(r->upload_mem, &v) != 0 || v < o->part_size)
+		if (util_parse_size(r->upload_mem, &v) != 0 || v < o->part_size)
 			return bad_value(err, errlen, "upload_mem", r->upload_mem,
 					 "a size of at least part_size");
 		o->upload_mem = v;

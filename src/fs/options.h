@@ -89,8 +89,4 @@ void fs_options_release(struct fs_options *o);
 /* Usage text for -h. */
 void fs_options_usage(const char *prog);
 
-/* "16M" -> 16777216; K, M, G, T (powers of 1024), optional "iB"/"B".
- * 0 or EINVAL. Exposed for tests. */
-int fs_parse_size(const char *s, uint64_t *out);
-
 #endif

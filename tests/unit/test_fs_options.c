@@ -40,7 +40,6 @@ int main(void)
 {
 	struct fs_options o;
 	char err[256];
-	uint64_t v;
 
 	const char *const a1[] = { "mount.lithfs", "-o", "ro,uid=1001,umask=027,stat_ttl=1.5,"
 		       "endpoint=http://127.0.0.1:7480,path_style,allow_other,_netdev,"
@@ -90,13 +89,5 @@ int main(void)
 	CHECK(strstr(err, "part_size") != NULL);
 	fs_options_release(&o);
 
-	CHECK_INT(fs_parse_size("16M", &v), 0);
-	CHECK(v == 16u << 20);
-	CHECK_INT(fs_parse_size("2GiB", &v), 0);
-	CHECK(v == 2ULL << 30);
-	CHECK_INT(fs_parse_size("100", &v), 0);
-	CHECK(v == 100);
-	CHECK_INT(fs_parse_size("1X", &v), EINVAL);
-	CHECK_INT(fs_parse_size("-1", &v), EINVAL);
 	return check_exit();
 }
