@@ -1844,12 +1844,15 @@ static int upload_ref_add(int root, const char *id, const char *prefix,
 {
 	struct os_upload_ref *refs;
 	struct buf b = BUF_INIT;
+	struct stat st;
 	int fd, err;
 
 	fd = openat(root, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	err = read_small(fd, "key", &b);
+	if (fstatat(fd, "key", &st, 0) != 0)	/* written once, at create */
+		st.st_mtim.tv_sec = st.st_mtim.tv_nsec = 0;
 	close(fd);
 	if (err || (prefix && !starts_with(b.data, prefix))) {
 		buf_release(&b);
@@ -1863,6 +1866,7 @@ static int upload_ref_add(int root, const char *id, const char *prefix,
 	out->uploads = refs;
 	refs[out->n].upload_id = strdup(id);
 	refs[out->n].key = buf_detach(&b);
+	refs[out->n].initiated_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	if (!refs[out->n].upload_id || !refs[out->n].key) {
 		free(refs[out->n].upload_id);
 		free(refs[out->n].key);

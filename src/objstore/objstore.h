@@ -93,6 +93,7 @@ struct os_part {
 struct os_upload_ref {
 	char *key;
 	char *upload_id;
+	int64_t initiated_ns;		/* when it was created, ns since the epoch; 0 unknown */
 };
 struct os_upload_list {
 	struct os_upload_ref *uploads;	/* owned */

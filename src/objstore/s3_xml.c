@@ -429,7 +429,11 @@ static int parse_upload(const xmlNode *c, bool url_encoded, struct os_upload_lis
 			struct s3_xml_error *err)
 {
 	struct os_upload_ref *u = &out->uploads[out->n];
+	char date[64];
 
+	child_copy(c, "Initiated", date, sizeof(date));
+	if (s3_parse_iso8601(date, &u->initiated_ns))
+		u->initiated_ns = 0;
 	if (child_dup(c, "Key", &u->key) || child_dup(c, "UploadId", &u->upload_id))
 		goto out_free;
 	if (!u->key || !u->upload_id) {
