@@ -522,6 +522,15 @@ static void retry_push(struct eng *g, struct task *t)
 	g->retry_at[g->n_retry++] = report_mono() + delay;
 }
 
+void eng_task_settle(const struct eng_io *io, struct task *t, bool ok)
+{
+	t->state = ok ? TASK_OK : TASK_FAILED;
+	if (ok && io->manifest &&
+	    manifest_add(io->manifest, MANIFEST_TASK, &io->plan->inputs.v[t->file], t->off,
+			 t->len) != 0)
+		log_msg(LOG_WARNING, "cannot append to the manifest: %s", strerror(errno));
+}
+
 static void after_attempt(struct eng *g, struct task *t, bool ok, bool cancelled)
 {
 	const struct eng_io *io = g->io;
@@ -532,11 +541,7 @@ static void after_attempt(struct eng *g, struct task *t, bool ok, bool cancelled
 		retry_push(g, t);
 		return;
 	}
-	t->state = ok ? TASK_OK : TASK_FAILED;
-	if (ok && io->manifest &&
-	    manifest_add(io->manifest, MANIFEST_TASK, &io->plan->inputs.v[t->file], t->off,
-			 t->len) != 0)
-		log_msg(LOG_WARNING, "cannot append to the manifest: %s", strerror(errno));
+	eng_task_settle(io, t, ok);
 	if (ok)
 		part_done(g, t);
 	report_task_done(io->report, t);

@@ -46,6 +46,11 @@ struct eng_io {
 int eng_install_signals(void);
 /* Marks tasks done in an earlier run (--resume) as TASK_SKIPPED. */
 void eng_mark_done(struct plan *p, struct manifest *m);
+/* A task's last attempt ended: sets TASK_OK or TASK_FAILED and, when it
+ * succeeded, records it in the manifest (a failure to append is a warning:
+ * the output is there, only --resume would run it again). Shared by the
+ * local loop and the Slurm coordinator. */
+void eng_task_settle(const struct eng_io *io, struct task *t, bool ok);
 /* Runs every pending task. 0 when all succeeded, 1 when some failed, or
  * 128 + signal when interrupted by SIGINT/SIGTERM/SIGHUP. */
 int eng_run(const struct eng_opts *o, const struct eng_io *io);

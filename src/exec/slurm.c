@@ -231,11 +231,7 @@ static void finish_attempt(struct coord *c, struct task *t, bool ok)
 		t->state = TASK_PENDING;
 		return;
 	}
-	t->state = ok ? TASK_OK : TASK_FAILED;
-	if (ok && io->manifest &&
-	    manifest_add(io->manifest, MANIFEST_TASK, &io->plan->inputs.v[t->file], t->off,
-			 t->len) != 0)
-		log_msg(LOG_WARNING, "cannot append to the manifest: %s", strerror(errno));
+	eng_task_settle(io, t, ok);
 	report_task_done(io->report, t);
 	if (!ok && c->eo->halt && !c->halting) {
 		c->halting = true;
