@@ -8,11 +8,18 @@
  * set (tests); the retry wrapper is always on top so that injected faults are
  * retried exactly like real ones. Kept apart from source.c because it needs
  * every backend, while parsing needs none.
+ *
+ * Timeouts left 0 in cfg come from the environment, in seconds (decimals
+ * allowed): LITHFS_CONNECT_TIMEOUT and LITHFS_IO_TIMEOUT. That is how mapdir,
+ * which has no store options of its own, and its Slurm workers (which inherit
+ * the environment) get them; mount.lithfs's -o options win over them.
  */
 #include "config.h"
 #include "objstore/objstore_impl.h"
 #include "objstore/source.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,25 @@ static const char *fault_spec(const struct os_config *cfg)
 	return env && *env ? env : NULL;
 }
 
+/* *ms = the seconds in environment variable NAME, unless *ms is set already
+ * or NAME is unset/empty. 0 or EINVAL with a message. */
+static int env_timeout(const char *name, int *ms, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	double secs;
+
+	if (*ms > 0 || v == NULL || *v == '\0')
+		return 0;
+	secs = strtod(v, &end);
+	if (*end != '\0' || !isfinite(secs) || secs < 0.001 || secs > 86400) {
+		snprintf(err, errlen, "bad %s '%s': expected seconds from 0.001 to 86400", name, v);
+		return EINVAL;
+	}
+	*ms = (int)(secs * 1000 + 0.5);
+	return 0;
+}
+
 int os_open(const struct os_source *src, const struct os_config *cfg,
 	    struct objstore **out, char *err, size_t errlen)
 {
@@ -37,6 +63,11 @@ int os_open(const struct os_source *src, const struct os_config *cfg,
 
 	*out = NULL;
 	c.bucket = src->bucket;
+	rc = env_timeout("LITHFS_CONNECT_TIMEOUT", &c.connect_timeout_ms, err, errlen);
+	if (rc == 0)
+		rc = env_timeout("LITHFS_IO_TIMEOUT", &c.io_timeout_ms, err, errlen);
+	if (rc)
+		return rc;
 	if (src->kind == OS_KIND_LOCAL)
 		rc = local_store_create(src->root, src->bucket, &s, err, errlen);
 	else

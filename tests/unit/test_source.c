@@ -211,6 +211,24 @@ static void test_open(void)
 	CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
 	unsetenv("LITHFS_FAULTS");
 
+	/* timeouts from the environment: checked even when the store has no use for them */
+	setenv("LITHFS_IO_TIMEOUT", "0.5", 1);
+	setenv("LITHFS_CONNECT_TIMEOUT", "2", 1);
+	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0))
+		os_destroy(s);
+	setenv("LITHFS_IO_TIMEOUT", "5s", 1);
+	CHECK_INT(open_stack(text, &cfg, names, err, &s), EINVAL);
+	CHECK(s == NULL && strstr(err, "LITHFS_IO_TIMEOUT") != NULL);
+	unsetenv("LITHFS_IO_TIMEOUT");
+	setenv("LITHFS_CONNECT_TIMEOUT", "0", 1);
+	CHECK_INT(open_stack(text, &cfg, names, err, &s), EINVAL);
+	CHECK(s == NULL && strstr(err, "LITHFS_CONNECT_TIMEOUT") != NULL);
+	cfg.connect_timeout_ms = 1000;	/* a configured value wins: the variable is not read */
+	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0))
+		os_destroy(s);
+	cfg.connect_timeout_ms = 0;
+	unsetenv("LITHFS_CONNECT_TIMEOUT");
+
 	snprintf(text, sizeof(text), "file://%s/missing", dir);
 	CHECK(open_stack(text, &cfg, names, err, &s) != 0 && s == NULL);
 	CHECK(strstr(err, "missing") != NULL);
