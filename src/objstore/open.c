@@ -1,7 +1,7 @@
 /*
  * open.c - os_open(): build the store stack every program uses.
  *
- *   retry( fault?( s3 | local ) )
+ *   journal?( retry( fault?( s3 | local ) ) )
  *
  * The backend comes from the parsed source; the fault-injection wrapper is
  * added only when cfg->faults or the environment variable LITHFS_FAULTS is
@@ -9,12 +9,18 @@
  * retried exactly like real ones. Kept apart from source.c because it needs
  * every backend, while parsing needs none.
  *
+ * The upload journal (journal.h) sits on top, so it records what the caller
+ * sees after retries, and its recovery aborts through the retry wrapper. It
+ * is left out when LITHFS_JOURNAL_DIR is "off"; a journal directory that
+ * cannot be used costs a warning, never the open.
+ *
  * Timeouts left 0 in cfg come from the environment, in seconds (decimals
  * allowed): LITHFS_CONNECT_TIMEOUT and LITHFS_IO_TIMEOUT. That is how mapdir,
  * which has no store options of its own, and its Slurm workers (which inherit
  * the environment) get them; mount.lithfs's -o options win over them.
  */
 #include "config.h"
+#include "objstore/journal.h"
 #include "objstore/objstore_impl.h"
 #include "objstore/source.h"
 
@@ -52,6 +58,19 @@ static int env_timeout(const char *name, int *ms, char *err, size_t errlen)
 	return 0;
 }
 
+/* Puts the upload journal of os_journal_default_dir() on top of *s. */
+static int journal_wrap(struct objstore **s)
+{
+	char *dir = os_journal_default_dir();
+	int rc;
+
+	if (!dir)
+		return 0;	/* LITHFS_JOURNAL_DIR=off */
+	rc = journal_store_create(*s, dir, s);
+	free(dir);
+	return rc;
+}
+
 int os_open(const struct os_source *src, const struct os_config *cfg,
 	    struct objstore **out, char *err, size_t errlen)
 {
@@ -80,8 +99,12 @@ int os_open(const struct os_source *src, const struct os_config *cfg,
 		if (rc)
 			return rc;
 	}
-	rc = retry_store_create(s, &c, out);
+	rc = retry_store_create(s, &c, &s);
+	if (rc == 0)
+		rc = journal_wrap(&s);
 	if (rc)
-		snprintf(err, errlen, "cannot set up retries: %s", strerror(rc));
+		snprintf(err, errlen, "cannot set up the store: %s", strerror(rc));
+	else
+		*out = s;
 	return rc;
 }

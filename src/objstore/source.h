@@ -63,7 +63,9 @@ void os_source_release(struct os_source *src);
 char *os_source_format(const struct os_source *src);
 
 /* Opens the store stack for src. 0 or a positive errno with a one-line
- * message in err. Does not contact the server: call os_check() for that. */
+ * message in err. Does not check the server: call os_check() for that. It
+ * contacts it only to abort multipart uploads that ended processes left in
+ * the upload journal (journal.h), and never fails for them. */
 int os_open(const struct os_source *src, const struct os_config *cfg,
 	    struct objstore **out, char *err, size_t errlen);
 
