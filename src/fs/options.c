@@ -34,6 +34,8 @@ static const struct fuse_opt store_spec[] = {
 	{ "ca_file=%s", RAW(fs_store_raw, ca_file), 0 },
 	{ "passwd_file=%s", RAW(fs_store_raw, passwd_file), 0 },
 	{ "max_conns=%s", RAW(fs_store_raw, max_conns), 0 },
+	{ "io_timeout=%s", RAW(fs_store_raw, io_timeout), 0 },
+	{ "connect_timeout=%s", RAW(fs_store_raw, connect_timeout), 0 },
 	{ "path_style", RAW(fs_store_raw, path_style), 1 },
 	{ "use_path_request_style", RAW(fs_store_raw, path_style), 1 },	/* s3fs */
 	{ "virtual_host", RAW(fs_store_raw, virtual_host), 1 },
@@ -245,6 +247,19 @@ static int bad_value(char *err, size_t errlen, const char *key, const char *val,
 	return EINVAL;
 }
 
+/* *ms = the seconds of option KEY (unless absent); 0 or EINVAL with a message. */
+static int timeout_ms(const char *key, const char *val, int *ms, char *err, size_t errlen)
+{
+	double secs;
+
+	if (val == NULL)
+		return 0;
+	if (parse_seconds(val, &secs) != 0 || secs < 0.001 || secs > 86400)
+		return bad_value(err, errlen, key, val, "seconds from 0.001 to 86400, e.g. 5 or 0.5");
+	*ms = (int)(secs * 1000 + 0.5);
+	return 0;
+}
+
 static int store_validate(struct fs_options *o, char *err, size_t errlen)
 {
 	struct fs_store_raw *r = &o->store_raw;
@@ -268,6 +283,10 @@ static int store_validate(struct fs_options *o, char *err, size_t errlen)
 					 "a number from 1 to 1024");
 		o->store.max_conns = (int)v;
 	}
+	if (timeout_ms("io_timeout", r->io_timeout, &o->store.io_timeout_ms, err, errlen) ||
+	    timeout_ms("connect_timeout", r->connect_timeout, &o->store.connect_timeout_ms,
+		       err, errlen))
+		return EINVAL;
 	return 0;
 }
 
@@ -452,6 +471,7 @@ void fs_options_release(struct fs_options *o)
 	char *strs[] = {
 		o->source, o->mountpoint,
 		s->endpoint, s->region, s->profile, s->ca_file, s->passwd_file, s->max_conns,
+		s->io_timeout, s->connect_timeout,
 		c->cache_dir, c->cache_size, c->block_size,
 		f->uid, f->gid, f->umask, f->file_mode, f->dir_mode, f->stat_ttl,
 		f->neg_ttl, f->part_size, f->upload_mem, f->loglevel, f->staging_dir,
@@ -475,6 +495,7 @@ void fs_options_usage(const char *prog)
 	       "  -o endpoint=URL    S3 endpoint (default: AWS config/environment)\n"
 	       "  -o region=R, profile=P, path_style, virtual_host, no_sign,\n"
 	       "     ca_file=F, passwd_file=F, max_conns=N\n"
+	       "  -o io_timeout=S (30), connect_timeout=S (10)\n"
 	       "  -o uid=N, gid=N, umask=M, file_mode=M, dir_mode=M\n"
 	       "  -o stat_ttl=S (5), neg_ttl=S (2)\n"
 	       "  -o cache_dir=D, cache_size=SIZE, no_cache, block_size=SIZE\n"

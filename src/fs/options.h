@@ -31,6 +31,7 @@
  * flags); validated into the typed fields of struct fs_options. */
 struct fs_store_raw {
 	char *endpoint, *region, *profile, *ca_file, *passwd_file, *max_conns;
+	char *io_timeout, *connect_timeout;
 	int path_style, virtual_host, no_sign;
 };
 struct fs_cache_raw {
