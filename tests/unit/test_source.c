@@ -183,9 +183,12 @@ static void test_open(void)
 	snprintf(text, sizeof(text), "file://%s/bkt", dir);
 	snprintf(id, sizeof(id), "file://%s/bkt", dir);
 	unsetenv("LITHFS_FAULTS");
+	snprintf(id, sizeof(id), "%s/journal", dir);	/* the upload journal */
+	setenv("LITHFS_JOURNAL_DIR", id, 1);
+	snprintf(id, sizeof(id), "file://%s/bkt", dir);
 
 	if (CHECK_INT(open_stack(text, NULL, names, err, &s), 0)) {
-		CHECK(strcmp(names, "retry/local") == 0);
+		CHECK(strcmp(names, "journal/retry/local") == 0);
 		CHECK(strcmp(os_id(s), id) == 0);
 		CHECK_INT(os_put(s, "k", "hello", 5, NULL, NULL), 0);
 		if (CHECK_INT(os_head(s, "k", &st), 0)) {
@@ -196,14 +199,14 @@ static void test_open(void)
 	}
 	cfg.faults = "rate=1,ops=head,kinds=eio";
 	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0)) {
-		CHECK(strcmp(names, "retry/fault/local") == 0);
+		CHECK(strcmp(names, "journal/retry/fault/local") == 0);
 		CHECK_INT(os_head(s, "k", &st), EIO);	/* injected, not retried */
 		os_destroy(s);
 	}
 	cfg.faults = NULL;
 	setenv("LITHFS_FAULTS", "rate=1,ops=head,kinds=eio", 1);
 	if (CHECK_INT(open_stack(text, &cfg, names, err, &s), 0)) {
-		CHECK(strcmp(names, "retry/fault/local") == 0);
+		CHECK(strcmp(names, "journal/retry/fault/local") == 0);
 		os_destroy(s);
 	}
 	setenv("LITHFS_FAULTS", "nonsense=1", 1);
