@@ -761,7 +761,9 @@ static int mpu_list_page(struct s3_store *s, const char *prefix, const char *key
 
 	req_init(&rq, "mpu_list", "GET", NULL, NULL);
 	req_param(&rq, "uploads", NULL);
-	req_param(&rq, "encoding-type", "url");
+	/* no encoding-type=url here: radosgw then encodes Key but sends no
+	 * <EncodingType>, so the keys could not be told from literal ones.
+	 * An upload key with control characters fails the XML parse. */
 	if (prefix)
 		req_param(&rq, "prefix", prefix);
 	if (key_marker)
