@@ -1,5 +1,6 @@
 /*
- * lithfs.c - the admin command: `lithfs cache stats|clear`.
+ * lithfs.c - the admin command: `lithfs cache stats|clear` and
+ * `lithfs uploads list|abort` (uploads.c).
  *
  * It opens the block cache like any other process of the host (the cache is
  * shared, so this works while mounts and mapdir workers use it) and either
@@ -8,6 +9,7 @@
  */
 #include "config.h"
 #include "cache/bcache.h"
+#include "tools/uploads.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -23,13 +25,16 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: lithfs cache stats [--dir DIR] [--json]\n"
 		"       lithfs cache clear [--dir DIR]\n"
+		"       lithfs uploads list|abort [--older-than DURATION] SOURCE\n"
 		"       lithfs --version | --help\n"
 		"\n"
 		"  cache stats   show the block cache's hits, misses, traffic and size\n"
 		"  cache clear   drop every cached block (safe while mounts run)\n"
 		"  --dir DIR     cache directory (default: $XDG_CACHE_HOME/lithfs,\n"
 		"                ~/.cache/lithfs, /var/cache/lithfs for root)\n"
-		"  --json        machine-readable output\n");
+		"  --json        machine-readable output\n"
+		"  uploads       multipart uploads in progress; abort stale ones\n"
+		"                (lithfs uploads --help)\n");
 }
 
 /* "1.5 GiB" style size into buf. */
@@ -193,6 +198,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 2 && !strcmp(argv[1], "uploads"))
+		return tool_uploads_main(argc, argv);
 	if (argc < 3 || strcmp(argv[1], "cache") ||
 	    (strcmp(argv[2], "stats") && strcmp(argv[2], "clear"))) {
 		usage(stderr);
