@@ -69,6 +69,7 @@
 
 #define FILL_GRANULE ((uint64_t)1 << 20)	/* unit of copying object data into staging */
 #define COPY_CHUNK ((size_t)1 << 20)		/* flush reads this much at a time */
+#define KEEP_WHOLE ((uint64_t)256 << 20)	/* streams up to this keep all of staging */
 
 struct fs_file {
 	const struct file_ctx *ctx;	/* borrowed */
@@ -89,6 +90,11 @@ struct fs_file {
 	char etag[OS_ETAG_MAX];	/* protected by rd_mu: "" = no object */
 	bool need_head;		/* protected by rd_mu: key renamed, ETag to re-learn */
 	struct rd_file *rf;	/* protected by rd_mu: opened on first need */
+
+	uint64_t rel_start;	/* state: [rel_start, rel_end) of the stream was */
+	uint64_t rel_end;	/* state: uploaded and dropped from staging */
+	bool no_punch;		/* protected by mu: staging cannot punch holes */
+	int broken;		/* state: errno every flush returns, 0 = healthy */
 
 	struct os_upload *up;	/* protected by mu: streaming upload or NULL */
 	struct os_meta up_meta;	/* protected by mu: metadata the stream was created with */
@@ -317,13 +323,23 @@ static int staging_open(struct fs_file *f)
 	return 0;
 }
 
-/* Reads [off, off+len) of the current contents. Caller holds mu or rw. */
+/* True when [off, end) overlaps the stream bytes dropped from staging. */
+static bool released(const struct fs_file *f, uint64_t off, uint64_t end)
+{
+	return off < f->rel_end && end > f->rel_start;
+}
+
+/* Reads [off, off+len) of the current contents: EIO for bytes that were
+ * uploaded and dropped from staging (they are readable once published).
+ * Caller holds mu or rw. */
 static int contents_read(struct fs_file *f, void *buf, uint64_t off, size_t len)
 {
 	char *p = buf;
 	uint64_t end = off + len;
 	int err = 0;
 
+	if (released(f, off, end))
+		return EIO;
 	while (!err && off < end) {
 		uint64_t e = extent_end(f, off, end);
 
@@ -353,7 +369,12 @@ static int make_dirty(struct fs_file *f)
 	return 0;
 }
 
-static void stream_end(struct fs_file *f)
+/* Ends (aborts) the streaming upload because of `why`. While staging holds
+ * every byte, flush uploads it instead; once bytes were dropped from it, the
+ * contents are lost and the file is broken: every flush returns EIO, nothing
+ * is published. why == NULL: the file is being closed. Caller holds mu, not
+ * rw. */
+static void stream_end(struct fs_file *f, const char *why)
 {
 	if (!f->up)
 		return;
@@ -362,7 +383,89 @@ static void stream_end(struct fs_file *f)
 	budget_release(f->up_budget);
 	f->up_budget = 0;
 	os_meta_release(&f->up_meta);
-	log_msg(LOG_DEBUG, "%s: not sequential any more, uploading at flush", f->key);
+	if (!why)
+		return;
+	if (f->rel_end <= f->rel_start) {
+		log_msg(LOG_DEBUG, "%s: %s ends the streaming, uploading at flush", f->key, why);
+		return;
+	}
+	log_msg(LOG_WARNING, "%s: %s after bytes %llu-%llu of the stream were uploaded and "
+		"dropped from the staging file: upload aborted, the file will not be "
+		"published (EIO)", f->key, why, (unsigned long long)f->rel_start,
+		(unsigned long long)f->rel_end);
+	pthread_rwlock_wrlock(&f->rw);
+	f->broken = EIO;
+	pthread_rwlock_unlock(&f->rw);
+}
+
+/* Start of the stream's part being filled: the bytes from there on were not
+ * handed to the upload yet. */
+static uint64_t stream_unsent(const struct fs_file *f)
+{
+	size_t ps = f->ctx->part_size;
+	int g = os_upload_group();
+
+	return os_upload_part_off(ps, g, os_upload_part_count(ps, g, os_upload_bytes(f->up)));
+}
+
+/* True when the stream can take the write [o, end): an append at its end;
+ * or, once bytes were dropped from staging, a write into the first part
+ * (sent again at finish), into the part being filled or past the end. */
+static bool stream_takes(const struct fs_file *f, uint64_t o, uint64_t end)
+{
+	if (os_upload_bytes(f->up) != f->size)
+		return false;
+	if (o == f->size)
+		return true;
+	if (f->rel_end <= f->rel_start)
+		return false;	/* staging has it all: simpler to upload at flush */
+	return end <= f->rel_start || o >= stream_unsent(f);
+}
+
+/* Drops the parts of a long stream that are uploaded from the staging file,
+ * all but the first one (programs rewrite headers). Caller holds mu, not
+ * rw. */
+static void stream_release(struct fs_file *f)
+{
+	uint64_t first = f->ctx->part_size, from, to;
+	uint64_t old_start = f->rel_start, old_end = f->rel_end;
+
+	if (!f->up || f->no_punch || f->size <= KEEP_WHOLE)
+		return;
+	from = f->rel_end > first ? f->rel_end : first;
+	to = os_upload_done(f->up, from);
+	if (to <= from)
+		return;
+	pthread_rwlock_wrlock(&f->rw);	/* readers see them released before they go */
+	f->rel_start = first;
+	f->rel_end = to;
+	pthread_rwlock_unlock(&f->rw);
+	if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+		      (off_t)(to - from)) == 0)
+		return;
+	log_msg(LOG_NOTICE, "%s: cannot drop uploaded bytes from the staging file in %s (%s): "
+		"it keeps a full copy", f->key, f->ctx->staging_dir, strerror(errno));
+	f->no_punch = true;
+	pthread_rwlock_wrlock(&f->rw);
+	f->rel_start = old_start;
+	f->rel_end = old_end;
+	pthread_rwlock_unlock(&f->rw);
+}
+
+/* Hands the staged write [o, end) to the stream: bytes it had already are
+ * marked to be sent again, new ones extend it. Caller holds mu, not rw. */
+static int stream_feed(struct fs_file *f, uint64_t o, uint64_t end)
+{
+	uint64_t bytes = os_upload_bytes(f->up);
+	int err = 0;
+
+	if (o < bytes)
+		err = os_upload_dirty(f->up, o, min_u64(end, bytes) - o);
+	if (!err && end > bytes)
+		err = os_upload_extend(f->up, end - bytes);
+	if (!err)
+		stream_release(f);
+	return err;
 }
 
 /* Starts streaming if the write at off begins a new file from scratch.
@@ -373,13 +476,13 @@ static void stream_maybe_start(struct fs_file *f, uint64_t off)
 	struct os_upload_opts o = { c->part_size, 0 };
 	int n;
 
-	if (f->up || off != 0 || f->size != 0 || f->src_limit != 0)
+	if (f->up || off != 0 || f->size != 0 || f->src_limit != 0 || f->fd < 0 || f->broken)
 		return;
 	n = budget_take(c->upload_mem, c->part_size, 0, parallel(c) + 1);
 	f->up_budget = (uint64_t)n * c->part_size;
 	o.max_inflight = n - 1;	/* os_upload holds up to max_inflight + 1 parts */
 	if (n < 2 || os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
-	    os_upload_create(c->store, f->key, &f->up_meta, &o, &f->up) != 0) {
+	    os_upload_create_fd(c->store, f->key, &f->up_meta, &o, f->fd, &f->up) != 0) {
 		os_meta_release(&f->up_meta);
 		f->up = NULL;
 		budget_release(f->up_budget);
@@ -522,14 +625,17 @@ int file_write(struct fs_file *f, const void *buf, size_t size, off_t off)
 	if (size == 0)
 		return 0;
 	pthread_mutex_lock(&f->mu);
-	if (f->up && (o != f->size || os_upload_bytes(f->up) != f->size))
-		stream_end(f);
-	stream_maybe_start(f, o);
+	if (f->up && !stream_takes(f, o, end))
+		stream_end(f, released(f, o, end) ? "a write into them" : "a write elsewhere");
+	err = f->broken;
 	pthread_rwlock_wrlock(&f->rw);
-	err = make_dirty(f);
+	if (!err)
+		err = make_dirty(f);
 	if (!err)
 		err = staging_open(f);
 	pthread_rwlock_unlock(&f->rw);
+	if (!err)
+		stream_maybe_start(f, o);
 	if (!err)
 		err = fill_granule(f, o / FILL_GRANULE, o, end);
 	if (!err)
@@ -537,17 +643,23 @@ int file_write(struct fs_file *f, const void *buf, size_t size, off_t off)
 	if (!err) {
 		pthread_rwlock_wrlock(&f->rw);
 		err = staging_write_marked(f, buf, o, end);
+		if (err)	/* part of it may be written: never publish that */
+			f->broken = err;
 		pthread_rwlock_unlock(&f->rw);
+		if (err)
+			log_msg(LOG_WARNING, "%s: writing the staging file in %s failed (%s): "
+				"the file will not be published", f->key, f->ctx->staging_dir,
+				strerror(err));
 	}
 	if (err) {
-		stream_end(f);
+		stream_end(f, "a failed write");
 	} else if (f->up) {
-		int uerr = os_upload_write(f->up, buf, size);
+		int uerr = stream_feed(f, o, end);
 
-		if (uerr) {	/* the staging file has it: upload it at flush */
-			log_msg(LOG_NOTICE, "%s: streaming upload failed (%s), uploading at flush",
-				f->key, strerror(uerr));
-			stream_end(f);
+		if (uerr) {	/* the staging file has it unless released */
+			log_msg(LOG_NOTICE, "%s: streaming upload failed (%s)", f->key,
+				strerror(uerr));
+			stream_end(f, "a failed part upload");
 		}
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -557,6 +669,7 @@ int file_write(struct fs_file *f, const void *buf, size_t size, off_t off)
 int file_truncate(struct fs_file *f, off_t size)
 {
 	uint64_t s = (uint64_t)size;
+	bool grow_stream;
 	int err = 0;
 
 	if (size < 0)
@@ -564,7 +677,12 @@ int file_truncate(struct fs_file *f, off_t size)
 	pthread_mutex_lock(&f->mu);
 	if (s == f->size)
 		goto out_unlock;
-	stream_end(f);
+	grow_stream = f->up && s > f->size && f->rel_end > f->rel_start;
+	if (!grow_stream)
+		stream_end(f, released(f, s, UINT64_MAX) ? "a truncate into them" : "a truncate");
+	err = f->broken;
+	if (err)
+		goto out_unlock;
 	pthread_rwlock_wrlock(&f->rw);
 	err = make_dirty(f);
 	if (!err)
@@ -576,6 +694,10 @@ int file_truncate(struct fs_file *f, off_t size)
 		f->src_limit = min_u64(f->src_limit, s);
 	}
 	pthread_rwlock_unlock(&f->rw);
+	if (!err && grow_stream && os_upload_extend(f->up, s - os_upload_bytes(f->up)) != 0) {
+		stream_end(f, "a failed part upload");
+		err = f->broken;
+	}
 out_unlock:
 	pthread_mutex_unlock(&f->mu);
 	return err;
@@ -602,7 +724,9 @@ bool file_dirty(struct fs_file *f)
 }
 
 /* Uploads the whole current contents to f->key (os_upload makes it one PUT
- * when it fits in a part). Caller holds mu. */
+ * when it fits in a part). When all of it is in the staging file (no object
+ * bytes), the parts are read from there, else copied through memory.
+ * Caller holds mu. */
 static int upload_contents(struct fs_file *f, const struct os_meta *meta,
 			   char etag[OS_ETAG_MAX])
 {
@@ -617,6 +741,14 @@ static int upload_contents(struct fs_file *f, const struct os_meta *meta,
 		return ENOMEM;
 	o.max_inflight = budget_take(c->upload_mem, c->part_size, 2, parallel(c) + 1) - 1;
 	reserved = (uint64_t)(o.max_inflight + 1) * c->part_size;
+	if (f->src_limit == 0 && f->fd >= 0) {
+		err = os_upload_create_fd(c->store, f->key, meta, &o, f->fd, &up);
+		if (!err && (err = os_upload_extend(up, f->size)) != 0)
+			os_upload_abort(up);
+		if (!err)
+			err = os_upload_finish(up, etag);
+		goto out_release;
+	}
 	err = os_upload_create(c->store, f->key, meta, &o, &up);
 	if (err)
 		goto out_release;
@@ -663,21 +795,36 @@ struct part_job {			/* one multipart upload, parts by workers */
 	int err;			/* protected by lock: the first error */
 };
 
-/* Sends part i, as a copy or from *buf (allocated on first need). */
-static int part_send(struct part_job *j, size_t i, char **buf)
+/* Bytes [*s, *e) of the new contents make part i + 1 (the os_upload
+ * schedule: parts grow after the first thousand). */
+static void part_range(const struct fs_file *f, size_t i, uint64_t *s, uint64_t *e)
+{
+	int g = os_upload_group();
+
+	*s = os_upload_part_off(f->ctx->part_size, g, (int)i + 1);
+	*e = min_u64(*s + os_upload_part_len(f->ctx->part_size, g, (int)i + 1), f->size);
+}
+
+/* Sends part i, as a copy or from *buf (*cap bytes, grown on need). */
+static int part_send(struct part_job *j, size_t i, char **buf, size_t *cap)
 {
 	struct fs_file *f = j->f;
 	struct objstore *st = f->ctx->store;
-	uint64_t s = (uint64_t)i * f->ctx->part_size;
-	uint64_t e = min_u64(s + f->ctx->part_size, f->size);
+	uint64_t s, e;
 	int err;
 
+	part_range(f, i, &s, &e);
 	j->parts[i].number = (int)i + 1;
 	if (part_copyable(f, s, e))
 		return os_mpu_copy_part(st, f->key, j->upload_id, (int)i + 1, f->key, s, e - s,
 					j->parts[i].etag);
-	if (!*buf && !(*buf = malloc(f->ctx->part_size)))
-		return ENOMEM;
+	if (*cap < e - s) {
+		free(*buf);
+		*cap = 0;
+		if (!(*buf = malloc((size_t)(e - s))))
+			return ENOMEM;
+		*cap = (size_t)(e - s);
+	}
 	err = contents_read(f, *buf, s, (size_t)(e - s));
 	if (!err)
 		err = os_mpu_put_part(st, f->key, j->upload_id, (int)i + 1, *buf,
@@ -689,6 +836,7 @@ static void *part_worker(void *arg)
 {
 	struct part_job *j = arg;
 	char *buf = NULL;
+	size_t cap = 0;
 
 	for (;;) {
 		size_t i;
@@ -700,7 +848,7 @@ static void *part_worker(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		if (i >= j->n_parts || err)
 			break;
-		err = part_send(j, i, &buf);
+		err = part_send(j, i, &buf, &cap);
 		pthread_mutex_lock(&j->lock);
 		if (err && !j->err)
 			j->err = err;
@@ -742,7 +890,9 @@ static int upload_with_copies(struct fs_file *f, const struct os_meta *meta,
 
 	struct rd_file *rf;
 
-	j.n_parts = (size_t)((f->size + c->part_size - 1) / c->part_size);
+	j.n_parts = (size_t)os_upload_part_count(c->part_size, os_upload_group(), f->size);
+	if (j.n_parts > OS_UPLOAD_PARTS_MAX)
+		return EFBIG;
 	n = budget_take(c->upload_mem, c->part_size, 1, parallel(c) < 64 ? parallel(c) : 64);
 	j.parts = calloc(j.n_parts, sizeof(*j.parts));
 	err = j.parts ? object_handle(f, &rf) : ENOMEM;	/* learns the ETag after a rename */
@@ -777,13 +927,17 @@ out_free:
  * range of the object. Caller holds mu. */
 static bool any_part_copyable(const struct fs_file *f)
 {
-	uint64_t p = f->ctx->part_size, s;
+	uint64_t s = 0, e;
+	size_t i;
 
-	if (f->size <= p)
+	if (f->size <= f->ctx->part_size)
 		return false;	/* one part: a PUT is cheaper */
-	for (s = 0; s < f->src_limit; s += p)
-		if (part_copyable(f, s, min_u64(s + p, f->size)))
+	for (i = 0; s < f->src_limit && i < OS_UPLOAD_PARTS_MAX; i++) {
+		part_range(f, i, &s, &e);
+		if (s < f->src_limit && part_copyable(f, s, e))
 			return true;
+		s = e;
+	}
 	return false;
 }
 
@@ -831,7 +985,13 @@ int file_flush(struct fs_file *f, const struct os_meta *meta, struct os_stat *st
 		goto out_unlock;
 	}
 	if (f->up && os_upload_bytes(f->up) != f->size)
-		stream_end(f);
+		stream_end(f, "a size change");
+	err = f->broken;
+	if (err) {
+		log_msg(LOG_DEBUG, "%s: not published: the file is broken (%s)", f->key,
+			strerror(err));
+		goto out_unlock;
+	}
 	if (f->up)
 		err = stream_finish(f, meta, etag);
 	else if (any_part_copyable(f))
@@ -852,6 +1012,8 @@ int file_flush(struct fs_file *f, const struct os_meta *meta, struct os_stat *st
 	free(f->filled);
 	f->filled = NULL;
 	f->n_granules = 0;
+	f->rel_start = f->rel_end = 0;
+	f->no_punch = false;
 	f->obj_size = f->src_limit = f->size;
 	f->obj_mtime_ns = now_ns();
 	object_switch(f, etag);
@@ -872,7 +1034,7 @@ int file_rename(struct fs_file *f, const char *new_key)
 	if (!k)
 		return ENOMEM;
 	pthread_mutex_lock(&f->mu);
-	stream_end(f);		/* it was uploading to the old key */
+	stream_end(f, "a rename");	/* it was uploading to the old key */
 	pthread_rwlock_wrlock(&f->rw);
 	free(f->key);
 	f->key = k;
@@ -892,7 +1054,7 @@ void file_close(struct fs_file *f)
 	if (!f)
 		return;
 	pthread_mutex_lock(&f->mu);
-	stream_end(f);
+	stream_end(f, NULL);
 	pthread_mutex_unlock(&f->mu);
 	if (f->rf)
 		rd_close(f->rf);
