@@ -1,8 +1,9 @@
 #!/bin/bash
 # reliability-proxy-s3.sh - a mount on radosgw through tests/lib/faultproxy.py,
 # which resets connections, drops answers, truncates response bodies and
-# stalls responses (2 s: shorter than the 30 s io timeout, which no option
-# shortens) on 10 % of the requests. A workload (30 files, one of 20 MiB
+# stalls responses (2 s: shorter than the default 30 s io timeout, so a slow
+# answer must just arrive; reliability-proxy-stall-s3 makes stalls outlast a
+# short io_timeout) on 10 % of the requests. A workload (30 files, one of 20 MiB
 # uploaded in 5 MiB parts, written, read back, listed, deleted) must complete
 # byte-identical through curl's real error paths, every fault kind must have
 # been hit, and the daemon must exit cleanly. Needs S3_ENDPOINT (exit 77).

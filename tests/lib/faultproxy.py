@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 """faultproxy.py - a faulty HTTP/1.1 proxy on 127.0.0.1 for reliability tests.
 
-Usage: faultproxy.py UPSTREAM_HOST:PORT PORTFILE [RATE] [STALL_S] [SEED]
+Usage: faultproxy.py UPSTREAM_HOST:PORT PORTFILE [RATE] [STALL_S] [SEED] [KINDS]
 
 Listens on an ephemeral 127.0.0.1 port (written to PORTFILE once listening)
 and forwards each request, byte for byte, to UPSTREAM. For each request, with
 probability RATE (default 0.1), one fault is injected instead of a clean
-forward, chosen evenly among:
+forward, chosen evenly among KINDS (comma-separated; default
+reset,truncate,stall,drop):
   reset     the client connection is reset (SO_LINGER 0) before any answer
   truncate  the response headers and only half of the body are sent, then a reset
   stall     the response is held back STALL_S seconds (default 2), then sent
   drop      the request is forwarded, then the connection is reset before the answer
+  midstall  (GET with a body of 2+ bytes; else a stall) the headers and half of
+            the body are sent, then nothing more: the connection stays open until
+            the client gives up on it (at most 120 s). Only the client's own I/O
+            timeout ends that; how long the longest one lasted is reported as
+            maxhang_ms, and a later request for the same key whose Range starts
+            right after the bytes sent counts as resumed.
 Counts of forwarded requests and of each fault are printed to stderr every
 100 requests and at SIGTERM. Requests are parsed enough to frame them
 (Content-Length or chunked; lithfs sends no "Expect: 100-continue"); responses
@@ -29,7 +36,10 @@ UPSTREAM = None
 RATE = 0.1
 STALL = 2.0
 KINDS = ("reset", "truncate", "stall", "drop")
-counts = {"requests": 0, **{k: 0 for k in KINDS}}
+ALL_KINDS = KINDS + ("midstall",)
+HANG_MAX = 120.0
+counts = {"requests": 0, **{k: 0 for k in ALL_KINDS}, "resumed": 0, "maxhang_ms": 0}
+resume_at = {}  # path -> byte offsets a resumed GET of it would start at
 lock = threading.Lock()
 rng = random.Random()
 
@@ -87,8 +97,36 @@ class Reader:
         return out
 
 
-def read_message(rd, is_response, method=b""):
-    """Returns (head bytes, body bytes, status) of one HTTP message."""
+def range_start(head):
+    """The first byte a request asks for (0 without a Range header)."""
+    for h in head.split(b"\r\n")[1:]:
+        name, _, value = h.partition(b":")
+        if name.strip().lower() == b"range":
+            value = value.strip()
+            if value.startswith(b"bytes=") and value[6:7].isdigit():
+                return int(value[6:].split(b"-")[0])
+    return 0
+
+
+def hang(client, path, start, sent):
+    """midstall: keep the connection open, sending nothing, until the client
+    closes it; record how long that took and where a resume would start."""
+    with lock:
+        resume_at.setdefault(path, set()).add(start + sent)
+    t0 = time.monotonic()
+    client.settimeout(HANG_MAX)
+    try:
+        while client.recv(65536):
+            pass
+    except OSError:
+        pass
+    ms = int((time.monotonic() - t0) * 1000)
+    with lock:
+        counts["maxhang_ms"] = max(counts["maxhang_ms"], ms)
+
+
+def read_head(rd, is_response):
+    """Returns (head bytes, status, length, chunked, close) of one HTTP message."""
     head = rd.line()
     status = 0
     if is_response:
@@ -110,6 +148,12 @@ def read_message(rd, is_response, method=b""):
             chunked = True
         elif name == b"connection" and value.lower() == b"close":
             close = True
+    return head, status, length, chunked, close
+
+
+def read_message(rd, is_response, method=b""):
+    """Returns (head bytes, body bytes, status, close) of one HTTP message."""
+    head, status, length, chunked, close = read_head(rd, is_response)
     body = b""
     if is_response and (method == b"HEAD" or status in (204, 304) or 100 <= status < 200):
         return head, body, status, close
@@ -139,27 +183,57 @@ def handle(client):
     try:
         crd = Reader(client)
         while True:
+            # a request body framed by Content-Length is forwarded as it
+            # arrives (below), so the proxy adds no silent pause of its own
+            # after a big upload's last byte; a chunked one is read first
             try:
-                head, body, _, _ = read_message(crd, False)
+                head, _, length, chunked, _ = read_head(crd, False)
+                body = b""
+                if chunked:
+                    crd.buf = head + crd.buf
+                    head, body, _, _ = read_message(crd, False)
+                    length = None
             except (EOFError, OSError):
                 return
-            method = head.split(b" ", 1)[0]
+            method, path = head.split(b" ", 2)[:2]
+            start = range_start(head)
             with lock:
                 counts["requests"] += 1
                 n = counts["requests"]
+                if method == b"GET" and start in resume_at.get(path, ()):
+                    resume_at[path].discard(start)
+                    counts["resumed"] += 1
                 fault = rng.choice(KINDS) if rng.random() < RATE else None
-                if fault:
-                    counts[fault] += 1
             if n % 100 == 0:
                 report()
             if fault == "reset":
+                with lock:
+                    counts[fault] += 1
                 hard_reset(client)
                 return
             if upstream is None:
                 upstream = socket.create_connection(UPSTREAM, timeout=120)
             upstream.sendall(head + body)
+            left = length or 0
+            while left > 0:
+                if not crd.buf:
+                    crd.fill()
+                piece, crd.buf = crd.buf[:left], crd.buf[left:]
+                upstream.sendall(piece)
+                left -= len(piece)
             urd = Reader(upstream)
-            rhead, rbody, _, close = read_message(urd, True, method)
+            rhead, rbody, status, close = read_message(urd, True, method)
+            if fault == "midstall" and not (method == b"GET" and 200 <= status < 300
+                                            and len(rbody) > 1):
+                fault = "stall"
+            if fault:
+                with lock:
+                    counts[fault] += 1
+            if fault == "midstall":
+                client.sendall(rhead + rbody[: len(rbody) // 2])
+                hang(client, path, start, len(rbody) // 2)
+                hard_reset(client)
+                return
             if fault == "drop":
                 hard_reset(client)
                 return
@@ -184,7 +258,7 @@ def handle(client):
 
 
 def main():
-    global UPSTREAM, RATE, STALL
+    global UPSTREAM, RATE, STALL, KINDS
     host, _, port = sys.argv[1].rpartition(":")
     UPSTREAM = (host, int(port))
     portfile = sys.argv[2]
@@ -193,6 +267,11 @@ def main():
     if len(sys.argv) > 4:
         STALL = float(sys.argv[4])
     rng.seed(int(sys.argv[5]) if len(sys.argv) > 5 else os.getpid())
+    if len(sys.argv) > 6:
+        KINDS = tuple(sys.argv[6].split(","))
+        bad = [k for k in KINDS if k not in ALL_KINDS]
+        if bad:
+            sys.exit("faultproxy: unknown fault kind(s): %s" % ",".join(bad))
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
