@@ -13,24 +13,9 @@ set -u
 LITHFS_BACKEND=s3
 backend_setup relproxy
 M=$TMPDIR/mnt
-PROXY_LOG=$TMPDIR/proxy.log
-PROXY_PID=
-stop_proxy() {
-	[ -n "$PROXY_PID" ] || return 0
-	kill "$PROXY_PID" 2>/dev/null
-	wait "$PROXY_PID" 2>/dev/null
-	PROXY_PID=
-}
-trap 'stop_proxy; mount_cleanup' EXIT
-
-upstream=${S3_ENDPOINT#http://}
-upstream=${upstream%%/*}
-python3 -S "$LITHFS_SRC/tests/lib/faultproxy.py" "$upstream" "$TMPDIR/proxy.port" \
-	"${PROXY_RATE:-0.1}" 2 "${PROXY_SEED:-$$}" 2>"$PROXY_LOG" &
-PROXY_PID=$!
-wait_until 60 test -s "$TMPDIR/proxy.port" ||
-	fail "the fault proxy did not start in 60 s ($(kill -0 $PROXY_PID 2>&1 && echo running || echo exited): $(cat "$PROXY_LOG"))"
-PORT=$(cat "$TMPDIR/proxy.port")
+. "$LITHFS_SRC/tests/lib/faultproxy.sh"
+proxy_start "${PROXY_RATE:-0.1}" 2
+PORT=$PROXY_PORT
 
 export LITHFS_RETRY_BASE_MS=20
 # each workload step is bounded (the retry layer may sleep up to its 60 s
@@ -65,11 +50,10 @@ mount_stop "$M"
 mount_start "$M" "$SOURCE" -o stat_ttl=1 "${STORE_OPTS[@]}"
 expect_eq "$(ls -A "$M" | wc -l)" 0 "objects left after the deletes"
 mount_stop "$M"
-stop_proxy
+proxy_stop
 cat "$PROXY_LOG" >&2
-last=$(tail -n 1 "$PROXY_LOG")
 for kind in reset truncate stall drop; do
-	n=$(sed -n "s/.* $kind=\([0-9]*\).*/\1/p" <<<"$last")
-	[ "${n:-0}" -gt 0 ] || fail "no '$kind' fault was injected ($last)"
+	n=$(proxy_count "$kind")
+	[ "${n:-0}" -gt 0 ] || fail "no '$kind' fault was injected ($(tail -n 1 "$PROXY_LOG"))"
 done
 echo "PASS in $((SECONDS - start)) s"

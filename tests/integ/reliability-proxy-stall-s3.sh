@@ -1,6 +1,6 @@
 #!/bin/bash
 # reliability-proxy-stall-s3.sh - stalls against a short I/O timeout. radosgw
-# is reached through tests/lib/faultproxy.py injecting, on 20 % of the
+# is reached through tests/lib/faultproxy.py injecting, on 25 % of the
 # requests, either a 'stall' (the whole answer held 3 s) or a 'midstall' (a
 # GET answer's headers and half its body sent, then nothing, the connection
 # left open until the client drops it). mount.lithfs runs with -o io_timeout=1
@@ -22,31 +22,16 @@ LITHFS_BACKEND=s3
 backend_setup relstall
 IO=${STALL_IO_TIMEOUT:-1}
 M=$TMPDIR/mnt
-PROXY_LOG=$TMPDIR/proxy.log
-PROXY_PID=
-stop_proxy() {
-	[ -n "$PROXY_PID" ] || return 0
-	kill "$PROXY_PID" 2>/dev/null
-	wait "$PROXY_PID" 2>/dev/null
-	PROXY_PID=
-}
-trap 'stop_proxy; mount_cleanup' EXIT
-
-upstream=${S3_ENDPOINT#http://}
-upstream=${upstream%%/*}
-python3 -S "$LITHFS_SRC/tests/lib/faultproxy.py" "$upstream" "$TMPDIR/proxy.port" \
-	"${PROXY_RATE:-0.2}" 3 "${PROXY_SEED:-$$}" stall,midstall 2>"$PROXY_LOG" &
-PROXY_PID=$!
-wait_until 60 test -s "$TMPDIR/proxy.port" ||
-	fail "the fault proxy did not start in 60 s ($(cat "$PROXY_LOG"))"
-PORT=$(cat "$TMPDIR/proxy.port")
+. "$LITHFS_SRC/tests/lib/faultproxy.sh"
+proxy_start "${PROXY_RATE:-0.25}" 3 stall,midstall
+PORT=$PROXY_PORT
 
 export LITHFS_RETRY_BASE_MS=20
 step() { timeout -k 10 "${STEP_TIMEOUT:-180}" "$@"; }
 O=(-o "endpoint=http://127.0.0.1:$PORT,path_style,stat_ttl=1,neg_ttl=1,part_size=5M")
 O+=(-o "io_timeout=$IO,connect_timeout=5")
 mkdir -p "$TMPDIR/src/in"
-head -c 12M /dev/urandom >"$TMPDIR/src/in/big"
+head -c 16M /dev/urandom >"$TMPDIR/src/in/big"
 for i in 1 2 3 4 5 6 7 8; do
 	head -c $((RANDOM * 9 + i)) /dev/urandom >"$TMPDIR/src/in/f$i"
 done
@@ -73,14 +58,13 @@ done | sort -k2)
 expect_eq "$mapped" "$(cat "$TMPDIR/want.md5")" "md5sum of each input by mapdir"
 elapsed=$((SECONDS - start))
 
-stop_proxy
+proxy_stop
 cat "$PROXY_LOG" >&2
-last=$(tail -n 1 "$PROXY_LOG")
-count() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$last"; }
 for kind in stall midstall resumed; do
-	[ "$(count "$kind")" -gt 0 ] 2>/dev/null || fail "no '$kind' in the proxy's counts ($last)"
+	[ "$(proxy_count "$kind")" -gt 0 ] 2>/dev/null ||
+		fail "no '$kind' in the proxy's counts ($(tail -n 1 "$PROXY_LOG"))"
 done
-hang=$(count maxhang_ms)
+hang=$(proxy_count maxhang_ms)
 [ "${hang:-999999}" -lt $((IO * 1000 + 10000)) ] ||
 	fail "a stalled connection stayed open ${hang} ms: the io timeout ($IO s) did not end it"
 echo "PASS in $elapsed s (longest midstall $hang ms, io_timeout $IO s)"

@@ -21,7 +21,9 @@ reset,truncate,stall,drop):
 Counts of forwarded requests and of each fault are printed to stderr every
 100 requests and at SIGTERM. Requests are parsed enough to frame them
 (Content-Length or chunked; lithfs sends no "Expect: 100-continue"); responses
-by Content-Length, chunked, or EOF.
+by Content-Length, chunked, or EOF. Bodies framed by Content-Length are
+forwarded as they arrive, so the proxy itself adds no pause a short client
+I/O timeout could take for a stall.
 """
 import os
 import random
@@ -178,6 +180,16 @@ def read_message(rd, is_response, method=b""):
     return head, body, status, close
 
 
+def pump(rd, dst, n):
+    """Forwards the next n bytes of rd to socket dst as they arrive."""
+    while n > 0:
+        if not rd.buf:
+            rd.fill()
+        piece, rd.buf = rd.buf[:n], rd.buf[n:]
+        dst.sendall(piece)
+        n -= len(piece)
+
+
 def handle(client):
     upstream = None
     try:
@@ -214,36 +226,40 @@ def handle(client):
             if upstream is None:
                 upstream = socket.create_connection(UPSTREAM, timeout=120)
             upstream.sendall(head + body)
-            left = length or 0
-            while left > 0:
-                if not crd.buf:
-                    crd.fill()
-                piece, crd.buf = crd.buf[:left], crd.buf[left:]
-                upstream.sendall(piece)
-                left -= len(piece)
+            pump(crd, upstream, length or 0)
+            # the response is forwarded as it arrives too (a big GET read
+            # whole first would be a silent pause the proxy adds by itself)
             urd = Reader(upstream)
-            rhead, rbody, status, close = read_message(urd, True, method)
+            rhead, status, length, chunked, close = read_head(urd, True)
+            rbody = b""
+            if method == b"HEAD" or status in (204, 304) or 100 <= status < 200:
+                length = 0
+            elif chunked or length is None:  # framed by chunks or EOF: read it whole
+                urd.buf = rhead + urd.buf
+                rhead, rbody, status, close = read_message(urd, True, method)
+                length = 0
+            size = length + len(rbody)
             if fault == "midstall" and not (method == b"GET" and 200 <= status < 300
-                                            and len(rbody) > 1):
+                                            and size > 1):
                 fault = "stall"
             if fault:
                 with lock:
                     counts[fault] += 1
-            if fault == "midstall":
-                client.sendall(rhead + rbody[: len(rbody) // 2])
-                hang(client, path, start, len(rbody) // 2)
-                hard_reset(client)
-                return
             if fault == "drop":
                 hard_reset(client)
                 return
             if fault == "stall":
                 time.sleep(STALL)
-            if fault == "truncate" and len(rbody) > 1:
-                client.sendall(rhead + rbody[: len(rbody) // 2])
+            if fault in ("midstall", "truncate") and size > 1:
+                half = size // 2
+                client.sendall(rhead + rbody[:half])
+                pump(urd, client, half - min(half, len(rbody)))
+                if fault == "midstall":
+                    hang(client, path, start, half)
                 hard_reset(client)
                 return
             client.sendall(rhead + rbody)
+            pump(urd, client, length)
             if close:
                 return
     except (OSError, EOFError, ValueError, IndexError):
