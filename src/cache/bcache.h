@@ -63,6 +63,21 @@ int bc_get_range(struct bcache *c, const char *store_id, const char *key,
 /* Stores a block. Best effort: always returns 0 (failures are counted). */
 int bc_put(struct bcache *c, const char *store_id, const char *key, const char *etag,
 	   uint32_t block_size, uint64_t index, const void *data, size_t len);
+/* One block of a bc_put_many batch; pointers are borrowed for the call. */
+struct bc_block {
+	const char *key, *etag;
+	uint64_t index;
+	const void *data;
+	size_t len;
+};
+/* Stores n blocks of one store and block size in one write transaction (one
+ * fdatasync for the batch, not one per block). Best effort like bc_put:
+ * always returns 0. */
+int bc_put_many(struct bcache *c, const char *store_id, uint32_t block_size,
+		const struct bc_block *blocks, size_t n);
+/* True when the block is stored (no copy, not counted as a hit or miss). */
+int bc_has(struct bcache *c, const char *store_id, const char *key, const char *etag,
+	   uint32_t block_size, uint64_t index);
 /* Counts blocks a caller chose not to store (the reader's fill queue was
  * full: the cache's disk could not keep up); they show as put_failures. */
 void bc_note_skipped(struct bcache *c, uint64_t blocks);

@@ -542,6 +542,47 @@ static void test_range(void)
 	free(dir);
 }
 
+/* bc_put_many stores a batch of blocks of several objects in one write
+ * transaction; a block too long is skipped and counted, the rest stored;
+ * bc_has sees stored blocks without counting hits or misses. */
+static void test_put_many(void)
+{
+	char *dir = subdir("many");
+	struct bcache *c = open_cache(dir, 64 << 20);
+	static unsigned char data[5][BS];
+	struct bc_block b[5];
+	struct bc_stats st;
+
+	if (!c)
+		return;
+	for (int i = 0; i < 5; i++) {
+		fill(data[i], (uint64_t)i, BS);
+		b[i] = (struct bc_block){ i < 3 ? "m1" : "m2", "e", (uint64_t)i, data[i], BS };
+	}
+	b[4].len = BS + 1;			/* longer than a block: skipped */
+	CHECK_INT(bc_put_many(c, SID, BS, b, 5), 0);
+	CHECK_INT(bc_put_many(c, SID, BS, b, 0), 0);
+	for (uint64_t i = 0; i < 4; i++) {
+		CHECK_INT(bc_has(c, SID, i < 3 ? "m1" : "m2", "e", BS, i), 1);
+		CHECK_INT(has_idx(c, i < 3 ? "m1" : "m2", "e", i), 1);
+	}
+	CHECK_INT(bc_has(c, SID, "m2", "e", BS, 4), 0);
+	CHECK_INT(bc_has(c, SID, "m1", "other-etag", BS, 0), 0);
+	CHECK_INT(bc_has(c, SID, "m1", "e", BS / 2, 0), 0);
+	CHECK_INT(bc_get_stats(c, &st), 0);
+	CHECK_INT(st.blocks, 4);
+	CHECK_INT(st.put_failures, 1);
+	CHECK_INT(st.hits, 4);			/* has_idx only */
+	CHECK_INT(st.misses, 0);
+	/* a batch again: present blocks are skipped, not stored twice */
+	CHECK_INT(bc_put_many(c, SID, BS, b, 4), 0);
+	CHECK_INT(bc_get_stats(c, &st), 0);
+	CHECK_INT(st.blocks, 4);
+	CHECK_INT(st.bytes, 4 * BS);
+	bc_close(c);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[4200];
@@ -557,6 +598,7 @@ int main(int argc, char **argv)
 	chmod(root, 0755);		/* the unprivileged child must reach ro/ */
 	test_hit_miss();
 	test_range();
+	test_put_many();
 	test_permissions();
 	test_eviction();
 	test_map_full();
