@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,12 @@ struct ac_entry {
 	bool negative;
 	int64_t complete_until;	/* monotonic ns; see acache_set_complete */
 	uint64_t complete_gen;	/* c->gen when it was set */
+	bool complete_small;	/* that listing had <= ACACHE_RELIST_MAX entries */
 	struct fs_attr attr;
+	struct os_meta extra;	/* owned: other user metadata (extra_known) */
+	bool extra_known;
+	int64_t checked;	/* monotonic ns a request confirmed attr; 0: none */
+	char kernel_etag[OS_ETAG_MAX];	/* "" when unknown */
 };
 
 struct acache {
@@ -77,6 +83,7 @@ int acache_create(double ttl, double neg_ttl, struct acache **out)
 
 static void entry_free(struct ac_entry *e)
 {
+	os_meta_release(&e->extra);
 	free(e->path);
 	free(e);
 }
@@ -218,25 +225,49 @@ static bool same_version(const struct fs_attr *old, const struct fs_attr *a)
 	       (old->lm_ns == 0 || old->lm_ns / 1000000000 == a->lm_ns / 1000000000);
 }
 
+/* Called with c->lock held: e now describes another version (or nothing):
+ * what belonged to the old one goes. */
+static void drop_version(struct ac_entry *e, const char *etag)
+{
+	os_meta_release(&e->extra);
+	e->extra_known = false;
+	e->checked = 0;
+	if (etag == NULL || strcmp(etag, e->kernel_etag) != 0)
+		e->kernel_etag[0] = '\0';
+}
+
+enum put_kind { PUT_OWN, PUT_LISTED, PUT_HEAD };
+
+/* Called with c->lock held. */
+static struct ac_entry *put_locked(struct acache *c, const char *path,
+				   const struct fs_attr *a, enum put_kind kind, int64_t now)
+{
+	struct ac_entry *e = entry_for(c, path, now);
+
+	if (e == NULL)
+		return NULL;
+	if (kind == PUT_LISTED && !e->negative && e->attr.meta_known &&
+	    same_version(&e->attr, a)) {
+		e->attr.lm_ns = a->lm_ns;	/* learn it if unknown */
+		e->checked = now;
+	} else {
+		drop_version(e, e->negative ? NULL : a->etag);
+		e->attr = *a;
+		if (kind == PUT_HEAD)
+			e->checked = now;
+	}
+	e->negative = false;
+	e->expires = now + c->ttl_ns;
+	e->stamp = now;
+	return e;
+}
+
 static void put(struct acache *c, const char *path, const struct fs_attr *a, bool listed)
 {
-	int64_t now = mono_ns();
-	struct ac_entry *e;
-
 	if (c->ttl_ns <= 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	e = entry_for(c, path, now);
-	if (e != NULL) {
-		if (listed && !e->negative && e->attr.meta_known &&
-		    same_version(&e->attr, a))
-			e->attr.lm_ns = a->lm_ns;	/* learn it if unknown */
-		else
-			e->attr = *a;
-		e->negative = false;
-		e->expires = now + c->ttl_ns;
-		e->stamp = now;
-	}
+	put_locked(c, path, a, listed ? PUT_LISTED : PUT_OWN, mono_ns());
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -262,6 +293,7 @@ void acache_put_negative(struct acache *c, const char *path)
 	pthread_mutex_lock(&c->lock);
 	e = entry_for(c, path, now);
 	if (e != NULL) {
+		drop_version(e, NULL);
 		e->negative = true;
 		e->expires = now + c->neg_ttl_ns;
 		e->stamp = now;
@@ -365,7 +397,7 @@ void acache_move_below(struct acache *c, const char *from, const char *to)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void acache_set_complete(struct acache *c, const char *dir)
+void acache_set_complete(struct acache *c, const char *dir, size_t entries)
 {
 	int64_t now = mono_ns();
 	int64_t life = c->ttl_ns < c->neg_ttl_ns ? c->ttl_ns : c->neg_ttl_ns;
@@ -378,6 +410,7 @@ void acache_set_complete(struct acache *c, const char *dir)
 	if (e != NULL) {
 		e->complete_until = now + life;
 		e->complete_gen = c->gen;
+		e->complete_small = entries <= ACACHE_RELIST_MAX;
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -392,4 +425,113 @@ bool acache_is_complete(struct acache *c, const char *dir)
 	complete = e != NULL && e->complete_gen == c->gen && e->complete_until > mono_ns();
 	pthread_mutex_unlock(&c->lock);
 	return complete;
+}
+
+bool acache_relist_worth(struct acache *c, const char *dir, int64_t window_ns)
+{
+	struct ac_entry *e;
+	bool worth;
+
+	pthread_mutex_lock(&c->lock);
+	e = *find_slot(c, dir, path_hash(dir));
+	worth = e != NULL && e->complete_small && e->complete_until != 0 &&
+		mono_ns() < e->complete_until + window_ns;
+	pthread_mutex_unlock(&c->lock);
+	return worth;
+}
+
+/* The s3fs attribute keys (attrs.h): everything else is "extra". */
+static bool is_attr_key(const char *name)
+{
+	static const char *const keys[] = { "mode", "uid", "gid", "mtime", "ctime", "atime" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(name, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+int acache_put_head(struct acache *c, const char *path, const struct fs_attr *a,
+		    const struct os_meta *meta, bool spare)
+{
+	struct os_meta extra = { NULL, 0 };
+	struct ac_entry *e;
+	int rc = 0;
+
+	if (c->ttl_ns <= 0)
+		return 0;
+	for (size_t i = 0; i < meta->n && rc == 0; i++)
+		if (!is_attr_key(meta->kv[i].name))
+			rc = os_meta_set(&extra, meta->kv[i].name, meta->kv[i].value);
+	pthread_mutex_lock(&c->lock);
+	e = put_locked(c, path, a, PUT_HEAD, mono_ns());
+	if (e != NULL && !spare)
+		e->checked = 0;
+	if (e != NULL && rc == 0) {
+		e->extra = extra;	/* put_locked released the old one */
+		e->extra_known = true;
+		extra.kv = NULL;
+		extra.n = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	os_meta_release(&extra);
+	return rc;
+}
+
+int acache_take_checked(struct acache *c, const char *path, int64_t max_age_ns,
+			struct fs_attr *a, struct os_meta *extra)
+{
+	int64_t now = mono_ns();
+	struct ac_entry *e;
+	int rc = EAGAIN;
+
+	pthread_mutex_lock(&c->lock);
+	e = *find_slot(c, path, path_hash(path));
+	if (e != NULL && !e->negative && e->extra_known && e->attr.meta_known &&
+	    e->checked != 0 && now - e->checked <= max_age_ns && e->expires > now &&
+	    S_ISREG(e->attr.mode) && e->attr.etag[0] != '\0') {
+		rc = os_meta_copy(extra, &e->extra);
+		if (rc == 0) {
+			*a = e->attr;
+			e->checked = 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Called with c->lock held: path's entry when it holds attributes, even
+ * expired ones; NULL when none or negative. */
+static struct ac_entry *known_entry(struct acache *c, const char *path)
+{
+	struct ac_entry *e = *find_slot(c, path, path_hash(path));
+
+	return e != NULL && !e->negative && e->stamp != 0 ? e : NULL;
+}
+
+int acache_peek(struct acache *c, const char *path, struct fs_attr *a)
+{
+	struct ac_entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = known_entry(c, path);
+	if (e != NULL)
+		*a = e->attr;
+	pthread_mutex_unlock(&c->lock);
+	return e != NULL ? 0 : EAGAIN;
+}
+
+bool acache_kernel_etag(struct acache *c, const char *path, const char *etag)
+{
+	struct ac_entry *e;
+	bool same = false;
+
+	pthread_mutex_lock(&c->lock);
+	e = known_entry(c, path);
+	if (e != NULL) {
+		same = etag[0] != '\0' && strcmp(e->kernel_etag, etag) == 0;
+		snprintf(e->kernel_etag, sizeof(e->kernel_etag), "%s", etag);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return same;
 }

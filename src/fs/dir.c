@@ -271,9 +271,22 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 	if (rc == 0)
 		rc = emit_unpublished(&f);
 	if (rc == 0 && (l.n == 0 || l.pages[l.n - 1].next_token == NULL))
-		acache_set_complete(fs->ac, path);	/* every child is cached now */
+		acache_set_complete(fs->ac, path, snap->n);	/* every child is cached */
 	listing_release(&l);
 	free(dkey);
+	return rc;
+}
+
+int fs_dir_relist(struct fs *fs, const char *path)
+{
+	struct dir_snap *snap = calloc(1, sizeof(*snap));
+	int rc;
+
+	if (snap == NULL)
+		return ENOMEM;
+	log_msg(LOG_DEBUG, "list \"%s\" again (lookup of a name in it)", path);
+	rc = snapshot(fs, path, snap);
+	snap_free(snap);
 	return rc;
 }
 
@@ -328,7 +341,7 @@ int fs_op_mkdir(const char *path, mode_t mode)
 	fs_new_attr(fs, S_IFDIR | (mode & 07777), &a);
 	rc = fs_put_object(fs, path, "", 0, &a);
 	if (rc == 0)
-		acache_set_complete(fs->ac, path);	/* new and empty */
+		acache_set_complete(fs->ac, path, 0);	/* new and empty */
 	return -rc;
 }
 

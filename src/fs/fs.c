@@ -3,11 +3,23 @@
  *
  * The high-level libfuse API (paths) with a multi-threaded loop. A path is
  * resolved in this order (fs_stat): an open file of that path (inode.h,
- * whose size may be ahead of the store), the attribute cache (acache.h)
- * unless the entry was only seen in a listing (no metadata), then the store: one LIST of "path/" with max-keys 2 says whether it is a
- * directory (the directory wins over a key "path", see names.h; a marker
- * "path/" is then HEADed for its metadata), else a HEAD of "path" finds a
- * file. Misses are cached as negative entries for neg_ttl.
+ * whose size may be ahead of the store), the attribute cache (acache.h),
+ * then the store:
+ *   - an entry a fresh listing showed, without its metadata: one HEAD (of the
+ *     file, or of the directory's marker);
+ *   - a name missing from a directory listed in full moments ago: missing,
+ *     no request (acache_set_complete); a small directory whose mark ran out
+ *     a short while ago is listed again instead (relist_parent), so a program
+ *     creating files in it pays one LIST per neg_ttl, not one per file;
+ *   - otherwise one LIST with prefix "path" and delimiter '/' answers both
+ *     "is there a key path" and "are there keys below path/" (the directory
+ *     wins over a key "path", see names.h), then a HEAD of the file or of the
+ *     directory's marker fetches the metadata. A miss is thus one request.
+ *     A name that was a directory before is asked the other way round (LIST
+ *     "path/" max-keys 2 says whether its marker exists, so an implicit
+ *     directory is one request).
+ * Misses are cached as negative entries for neg_ttl. A lookup's HEAD may
+ * serve the open that follows (handles.c).
  *
  * The kernel caches attributes and entries for stat_ttl too (entry_timeout,
  * attr_timeout) and readdirplus hands it the listing's attributes, so `ls
@@ -29,8 +41,76 @@
 #include "cache/bcache.h"
 #include "cache/reader.h"
 #include "fs/names.h"
+#include "objstore/awsconf.h"
 #include "objstore/objstore.h"
+#include "objstore/source.h"
+#include "util/buf.h"
 #include "util/log.h"
+
+/* Appends v to b percent-encoded (RFC 3986: all but unreserved characters). */
+static int append_encoded(struct buf *b, const char *v)
+{
+	int rc = 0;
+
+	for (; *v != '\0' && rc == 0; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			rc = buf_appendf(b, "%c", c);
+		else
+			rc = buf_appendf(b, "%%%02X", c);
+	}
+	return rc;
+}
+
+/* The store identity that other local programs read from the root's
+ * virtual xattrs (mapdir: the same endpoint as the mount): what the mount
+ * resolved from its options, environment and profile, never a credential.
+ *   user.lithfs.source     SOURCE?endpoint=E&region=R&addressing=path|virtual
+ *                          (values percent-encoded; split at the last '?')
+ *   user.lithfs.bucket, .prefix, .endpoint, .region, .addressing   plain
+ * A local store has only source (file:///DIR/BUCKET), bucket and prefix.
+ * Best effort: what cannot be resolved is not shown. */
+static void make_xattrs(struct fs *fs)
+{
+	static const char *const names[FS_XATTRS] = {
+		"user.lithfs.source", "user.lithfs.bucket", "user.lithfs.prefix",
+		"user.lithfs.endpoint", "user.lithfs.region", "user.lithfs.addressing",
+	};
+	struct os_source src;
+	struct awsconf ac;
+	struct buf b = BUF_INIT;
+	char err[256];
+	char *canon;
+	bool s3;
+
+	for (int i = 0; i < FS_XATTRS; i++)
+		fs->xattrs[i].name = names[i];
+	memset(&src, 0, sizeof(src));
+	memset(&ac, 0, sizeof(ac));
+	if (os_source_parse(fs->opts->source, &src, err, sizeof(err)) != 0)
+		return;
+	s3 = src.kind == OS_KIND_S3 &&
+	     awsconf_resolve(&fs->opts->store, &ac, err, sizeof(err)) == 0;
+	canon = os_source_format(&src);
+	if (canon != NULL && buf_appendf(&b, "%s", canon) == 0 && s3 &&
+	    buf_appendf(&b, "?endpoint=") == 0 && append_encoded(&b, ac.endpoint) == 0 &&
+	    buf_appendf(&b, "&region=") == 0 && append_encoded(&b, ac.region) == 0)
+		buf_appendf(&b, "&addressing=%s",
+			    ac.addressing == OS_ADDR_VIRTUAL ? "virtual" : "path");
+	fs->xattrs[0].value = buf_detach(&b);
+	fs->xattrs[1].value = strdup(src.bucket);
+	fs->xattrs[2].value = strdup(src.prefix != NULL ? src.prefix : "");
+	if (s3) {
+		fs->xattrs[3].value = strdup(ac.endpoint);
+		fs->xattrs[4].value = strdup(ac.region);
+		fs->xattrs[5].value = strdup(ac.addressing == OS_ADDR_VIRTUAL ? "virtual" : "path");
+		awsconf_release(&ac);
+	}
+	free(canon);
+	os_source_release(&src);
+}
 
 int fs_create(const struct fs_options *opts, struct objstore *store, const char *prefix,
 	      struct fs **out)
@@ -48,6 +128,7 @@ int fs_create(const struct fs_options *opts, struct objstore *store, const char 
 		fs_destroy(fs);
 		return ENOMEM;
 	}
+	make_xattrs(fs);
 	*out = fs;
 	return 0;
 }
@@ -156,6 +237,8 @@ int fs_destroy(struct fs *fs)
 	bc_close(fs->bc);
 	inode_table_destroy(fs->inodes);
 	acache_destroy(fs->ac);
+	for (int i = 0; i < FS_XATTRS; i++)
+		free(fs->xattrs[i].value);
 	free(fs->staging_dir);
 	free(fs->prefix);
 	free(fs);
@@ -181,8 +264,9 @@ void fs_new_attr(struct fs *fs, mode_t mode, struct fs_attr *a)
 	a->has_marker = S_ISDIR(mode);
 }
 
-/* A directory found by listing "path/": HEAD its marker if there is one. */
-static int stat_remote_dir(struct fs *fs, const char *dkey, bool marker,
+/* A directory: HEAD its marker "path/" for its metadata when the marker
+ * exists or may exist (!known); a directory without one is implicit. */
+static int stat_remote_dir(struct fs *fs, const char *dkey, bool marker, bool known,
 			   struct fs_attr *a)
 {
 	struct os_stat st;
@@ -190,7 +274,7 @@ static int stat_remote_dir(struct fs *fs, const char *dkey, bool marker,
 
 	fs_attr_default(fs->opts, S_IFDIR, fs->start_ns, a);
 	a->meta_known = true;
-	if (!marker)
+	if (known && !marker)
 		return 0;
 	memset(&st, 0, sizeof(st));
 	log_msg(LOG_DEBUG, "head \"%s\" (directory marker)", dkey);
@@ -198,44 +282,129 @@ static int stat_remote_dir(struct fs *fs, const char *dkey, bool marker,
 	if (rc == 0)
 		fs_attr_from_object(fs->opts, true, &st, a);
 	os_stat_release(&st);
-	return rc == ENOENT ? 0 : rc;	/* deleted meanwhile: still implicit */
+	return rc == ENOENT ? 0 : rc;	/* none (any more): implicit */
 }
 
-static int stat_remote(struct fs *fs, const char *path, struct fs_attr *a)
+/* HEADs the key of path, a file; caches the result with its metadata. */
+static int stat_remote_file(struct fs *fs, const char *path, struct fs_attr *a)
 {
-	struct os_list_page page;
 	struct os_stat st;
-	char *dkey, *key;
+	char *key;
 	int rc;
 
-	rc = fs_key(fs, path, true, &dkey);
-	if (rc != 0)
-		return rc;
-	memset(&page, 0, sizeof(page));
-	log_msg(LOG_DEBUG, "list \"%s\" max 2 (lookup)", dkey);
-	rc = os_list(fs->store, dkey, NULL, NULL, 2, &page);
-	if (rc == 0 && (page.n_entries > 0 || page.n_prefixes > 0)) {
-		bool marker = page.n_entries > 0 && strcmp(page.entries[0].key, dkey) == 0;
-
-		rc = stat_remote_dir(fs, dkey, marker, a);
-		os_list_page_release(&page);
-		free(dkey);
-		return rc;
-	}
-	os_list_page_release(&page);
-	free(dkey);
-	if (rc != 0)
-		return rc;
 	rc = fs_key(fs, path, false, &key);
 	if (rc != 0)
 		return rc;
 	memset(&st, 0, sizeof(st));
 	log_msg(LOG_DEBUG, "head \"%s\" (lookup)", key);
 	rc = os_head(fs->store, key, &st);
-	if (rc == 0)
+	if (rc == 0) {
 		fs_attr_from_object(fs->opts, false, &st, a);
+		acache_put_head(fs->ac, path, a, &st.meta, true);
+	}
 	os_stat_release(&st);
 	free(key);
+	return rc;
+}
+
+/* Is path a directory? LIST "path/" max-keys 2, which also says whether its
+ * marker exists. *dir false: no key below path/. */
+static int list_dir(struct fs *fs, const char *dkey, bool *dir, bool *marker)
+{
+	struct os_list_page page;
+	int rc;
+
+	memset(&page, 0, sizeof(page));
+	log_msg(LOG_DEBUG, "list \"%s\" max 2 (lookup)", dkey);
+	rc = os_list(fs->store, dkey, NULL, NULL, 2, &page);
+	*dir = rc == 0 && (page.n_entries > 0 || page.n_prefixes > 0);
+	*marker = *dir && page.n_entries > 0 && strcmp(page.entries[0].key, dkey) == 0;
+	os_list_page_release(&page);
+	return rc;
+}
+
+/* Is path a file, a directory, both or neither? One LIST with prefix "path"
+ * and delimiter '/': the key "path" and the prefix "path/" come first, in
+ * that order, unless keys like "path.x" or "path-1" sort between them; if
+ * those fill the page, list_dir() settles the directory question. */
+static int list_name(struct fs *fs, const char *key, const char *dkey, bool *file,
+		     bool *dir)
+{
+	struct os_list_page page;
+	bool marker;
+	int rc;
+
+	memset(&page, 0, sizeof(page));
+	log_msg(LOG_DEBUG, "list \"%s\" delimiter / max 8 (lookup)", key);
+	rc = os_list(fs->store, key, "/", NULL, 8, &page);
+	*file = *dir = false;
+	for (size_t i = 0; rc == 0 && i < page.n_entries; i++)
+		*file = *file || strcmp(page.entries[i].key, key) == 0;
+	for (size_t i = 0; rc == 0 && i < page.n_prefixes; i++)
+		*dir = *dir || strcmp(page.prefixes[i], dkey) == 0;
+	if (rc == 0 && !*dir && page.next_token != NULL)
+		rc = list_dir(fs, dkey, dir, &marker);
+	os_list_page_release(&page);
+	return rc;
+}
+
+/* Looks path up in the store and caches what it finds (files with their
+ * metadata), not its absence. A directory wins over a file of the same name
+ * (names.h). hint: what an earlier lookup or listing found, or NULL. */
+static int stat_remote(struct fs *fs, const char *path, const struct fs_attr *hint,
+		       struct fs_attr *a)
+{
+	bool file, dir, marker;
+	char *dkey, *key = NULL;
+	int rc;
+
+	rc = fs_key(fs, path, true, &dkey);
+	if (rc == 0)
+		rc = fs_key(fs, path, false, &key);
+	if (rc != 0)
+		goto out;
+	if (hint != NULL && S_ISDIR(hint->mode)) {
+		/* likely still a directory: LIST path/ (+ HEAD of its marker) */
+		rc = list_dir(fs, dkey, &dir, &marker);
+		if (rc == 0 && dir)
+			rc = stat_remote_dir(fs, dkey, marker, true, a);
+		else if (rc == 0)
+			rc = stat_remote_file(fs, path, a);
+	} else {
+		rc = list_name(fs, key, dkey, &file, &dir);
+		if (rc == 0 && dir)
+			rc = stat_remote_dir(fs, dkey, false, false, a);
+		else if (rc == 0 && file)
+			rc = stat_remote_file(fs, path, a);
+		else if (rc == 0)
+			rc = ENOENT;
+	}
+	if (rc == 0 && S_ISDIR(a->mode))
+		acache_put(fs->ac, path, a);
+out:
+	free(key);
+	free(dkey);
+	return rc;
+}
+
+/* An entry of a listing younger than stat_ttl, without its metadata: the
+ * listing showed it as a file (no directory of that name then) or as a
+ * directory, so one HEAD gets the metadata. Other results: see fs_stat. */
+static int stat_listed(struct fs *fs, const char *path, const struct fs_attr *listed,
+		       struct fs_attr *a)
+{
+	char *dkey;
+	int rc;
+
+	if (!S_ISDIR(listed->mode))
+		return stat_remote_file(fs, path, a);
+	rc = fs_key(fs, path, true, &dkey);
+	if (rc != 0)
+		return rc;
+	rc = stat_remote_dir(fs, dkey, false, false, a);
+	free(dkey);
+	if (rc == 0)
+		acache_put(fs->ac, path, a);
 	return rc;
 }
 
@@ -250,8 +419,27 @@ static bool parent_complete(struct fs *fs, const char *path)
 	return complete;
 }
 
+/* How long after its complete mark ended a small directory is listed again
+ * for a name missing from the cache, see acache_relist_worth(). */
+#define RELIST_WINDOW_NS 10000000000LL
+
+/* Lists path's directory again when that is cheaper than looking path up
+ * (a program is creating or probing names in a small directory): true when
+ * it was, and the cache now knows whether path exists. */
+static bool relist_parent(struct fs *fs, const char *path)
+{
+	char *parent = fs_parent_of(path);
+	bool done = false;
+
+	if (parent != NULL && acache_relist_worth(fs->ac, parent, RELIST_WINDOW_NS))
+		done = fs_dir_relist(fs, parent) == 0 && acache_is_complete(fs->ac, parent);
+	free(parent);
+	return done;
+}
+
 int fs_stat(struct fs *fs, const char *path, struct fs_attr *a)
 {
+	struct fs_attr hint;
 	struct fs_inode *ino;
 	int rc;
 
@@ -270,16 +458,23 @@ int fs_stat(struct fs *fs, const char *path, struct fs_attr *a)
 		return 0;
 	}
 	rc = acache_get(fs->ac, path, a);
+	if (rc == EAGAIN && !parent_complete(fs, path) && relist_parent(fs, path))
+		rc = acache_get(fs->ac, path, a);
 	if (rc == ENOENT || (rc == 0 && a->meta_known))
 		return rc;
-	if (rc == EAGAIN && parent_complete(fs, path)) {
+	if (rc == 0) {
+		struct fs_attr listed = *a;
+
+		rc = stat_listed(fs, path, &listed, a);
+		if (rc != ENOENT)
+			return rc;	/* else: gone since the listing, look again */
+	} else if (parent_complete(fs, path)) {
 		acache_put_negative(fs->ac, path);
 		return ENOENT;
 	}
-	rc = stat_remote(fs, path, a);	/* a miss, or known from a listing only */
-	if (rc == 0)
-		acache_put(fs->ac, path, a);
-	else if (rc == ENOENT)
+	rc = acache_peek(fs->ac, path, &hint) == 0 ? stat_remote(fs, path, &hint, a)
+						    : stat_remote(fs, path, NULL, a);
+	if (rc == ENOENT)
 		acache_put_negative(fs->ac, path);
 	return rc;
 }
@@ -323,6 +518,53 @@ static int op_statfs(const char *path, struct statvfs *sv)
 	sv->f_favail = 1ULL << 32;
 	sv->f_namemax = FS_NAME_MAX;
 	return 0;
+}
+
+/* Extended attributes: only the root's virtual, read-only user.lithfs.*
+ * (make_xattrs); every other file has none and supports none (ENOTSUP, as
+ * before these existed), and setting any is refused by the kernel. */
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct fs *fs = fs_self();
+
+	if (strcmp(path, "/") != 0)
+		return -ENOTSUP;
+	for (int i = 0; i < FS_XATTRS; i++) {
+		const char *v = fs->xattrs[i].value;
+		size_t len;
+
+		if (v == NULL || strcmp(name, fs->xattrs[i].name) != 0)
+			continue;
+		len = strlen(v);
+		if (size == 0)
+			return (int)len;
+		if (size < len)
+			return -ERANGE;
+		memcpy(value, v, len);
+		return (int)len;
+	}
+	return -ENODATA;
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+	struct fs *fs = fs_self();
+	size_t len = 0;
+
+	if (strcmp(path, "/") != 0)
+		return -ENOTSUP;
+	for (int i = 0; i < FS_XATTRS; i++) {
+		size_t n = strlen(fs->xattrs[i].name) + 1;
+
+		if (fs->xattrs[i].value == NULL)
+			continue;
+		if (size != 0 && len + n > size)
+			return -ERANGE;
+		if (size != 0)
+			memcpy(list + len, fs->xattrs[i].name, n);
+		len += n;
+	}
+	return (int)len;
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -376,6 +618,8 @@ static const struct fuse_operations fs_ops = {
 	.chmod = fs_op_chmod,
 	.chown = fs_op_chown,
 	.utimens = fs_op_utimens,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
 };
 
 const struct fuse_operations *fs_operations(void)

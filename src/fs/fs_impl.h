@@ -21,6 +21,8 @@
 #include "fs/inode.h"
 #include "fs/options.h"
 
+#define FS_XATTRS 6
+
 struct fs {
 	const struct fs_options *opts;	/* borrowed */
 	struct objstore *store;		/* borrowed */
@@ -32,6 +34,10 @@ struct fs {
 	char *staging_dir;		/* owned */
 	struct file_ctx fctx;		/* points at the above */
 	int64_t start_ns;		/* times of the root and implicit dirs */
+	struct fs_xattr {		/* virtual xattrs of the root (fs.c) */
+		const char *name;	/* static */
+		char *value;		/* owned; NULL: not shown */
+	} xattrs[FS_XATTRS];
 };
 
 static inline struct fs *fs_self(void)
@@ -90,5 +96,8 @@ int fs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off
 		  struct fuse_file_info *fi, enum fuse_readdir_flags flags);
 int fs_op_mkdir(const char *path, mode_t mode);
 int fs_op_rmdir(const char *path);
+/* Lists path in full to refresh the cache of its children and its complete
+ * mark (acache_set_complete), for lookups of names in it. */
+int fs_dir_relist(struct fs *fs, const char *path);
 
 #endif

@@ -8,9 +8,18 @@
  * -> file_flush() (one object replace carrying the metadata); a new file
  * never written -> an empty PUT; only metadata changed -> a copy of the
  * object onto itself with the new metadata. An unlinked inode (unlink, or
- * replaced by a rename) publishes nothing. Opening HEADs the object for its
- * ETag and metadata (close-to-open consistency), so the reader never serves
- * an older version than the one current at open.
+ * replaced by a rename) publishes nothing.
+ *
+ * Opening HEADs the object for its ETag and metadata (close-to-open
+ * consistency), so the reader never serves an older version than the one
+ * current at open, except that a check made by this mount less than
+ * min(1 s, stat_ttl) before (the lookup's HEAD of the same path, or a listing
+ * that showed the version whose metadata is known) is used instead, once.
+ * Kernel caches: a file opened afresh at the ETag whose data the kernel may
+ * hold keeps its page cache (FOPEN_KEEP_CACHE), so re-reads cost nothing;
+ * when open finds another version than the kernel was last told of, the
+ * kernel's attributes and data of the path are invalidated, or a reader
+ * would stop at the old size while the kernel's attributes are fresh.
  */
 #include "config.h"
 #include "fs/fs_impl.h"
@@ -21,6 +30,21 @@
 #include <string.h>
 
 #include "util/log.h"
+
+/* The object of path changed behind the kernel's back (open found another
+ * version than the kernel was last told of): its cached attributes (the
+ * size!) and data must go, or a reader would stop at the old size. */
+static void stale_kernel(const char *path)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	int rc;
+
+	if (ctx == NULL || ctx->fuse == NULL)
+		return;
+	rc = fuse_invalidate_path(ctx->fuse, path);
+	if (rc != 0 && rc != -ENOENT)
+		log_msg(LOG_DEBUG, "%s: kernel cache not invalidated: %s", path, strerror(-rc));
+}
 
 static struct fs_inode *fh_inode(const struct fuse_file_info *fi)
 {
@@ -121,32 +145,70 @@ out_unlock:
 	return rc;
 }
 
-/* Opens the existing object of path into a new (or the current) inode. */
-static int open_inode(struct fs *fs, const char *path, bool trunc, struct fs_inode **out)
+/* How long a check of the object by this mount (the lookup's HEAD just
+ * before, or a listing of a version whose metadata is known) stands in for
+ * open's own HEAD: once, and within min(this, stat_ttl). */
+#define OPEN_CHECK_AGE_NS 1000000000LL
+
+/* The object of path as it is now: a check made moments ago (used up), else
+ * a HEAD. The result is cached; *st is the caller's to release. */
+static int stat_for_open(struct fs *fs, const char *path, struct os_stat *st,
+			 struct fs_attr *a)
 {
-	struct os_stat st;
-	struct fs_attr a;
-	struct fs_file *file;
-	struct fs_inode *ino, *win;
+	int64_t ttl = (int64_t)(fs->opts->stat_ttl * 1e9);
+	int64_t age = ttl < OPEN_CHECK_AGE_NS ? ttl : OPEN_CHECK_AGE_NS;
 	char *key;
 	int rc;
 
+	memset(st, 0, sizeof(*st));
+	if (age > 0 && acache_take_checked(fs->ac, path, age, a, &st->meta) == 0) {
+		st->size = a->size;
+		st->mtime_ns = a->lm_ns;
+		memcpy(st->etag, a->etag, sizeof(st->etag));
+		log_msg(LOG_DEBUG, "open \"%s\": checked moments ago, no HEAD", path);
+		return fs_attr_to_meta(a, &st->meta);
+	}
 	rc = fs_key(fs, path, false, &key);
 	if (rc != 0)
 		return rc;
-	memset(&st, 0, sizeof(st));
 	log_msg(LOG_DEBUG, "head \"%s\" (open)", key);
-	rc = os_head(fs->store, key, &st);
-	if (rc == 0) {
-		fs_attr_from_object(fs->opts, false, &st, &a);
-		rc = file_open(&fs->fctx, key, &st, trunc, &file);
-	}
+	rc = os_head(fs->store, key, st);
 	free(key);
+	if (rc == 0) {
+		fs_attr_from_object(fs->opts, false, st, a);
+		acache_put_head(fs->ac, path, a, &st->meta, false);
+	}
+	return rc;
+}
+
+/* Opens the existing object of path into a new (or the current) inode.
+ * *fresh: a new inode, whose data the kernel may cache (see fs_op_open). */
+static int open_inode(struct fs *fs, const char *path, bool trunc, struct fs_inode **out,
+		      bool *fresh)
+{
+	struct os_stat st;
+	struct fs_attr a, was;
+	struct fs_file *file;
+	struct fs_inode *ino, *win;
+	char *key;
+	bool known;
+	int rc;
+
+	known = acache_peek(fs->ac, path, &was) == 0;
+	rc = stat_for_open(fs, path, &st, &a);
+	if (rc == 0)
+		rc = fs_key(fs, path, false, &key);
+	if (rc == 0) {
+		rc = file_open(&fs->fctx, key, &st, trunc, &file);
+		free(key);
+	}
 	if (rc != 0) {
 		os_stat_release(&st);
 		return rc;
 	}
-	acache_put(fs->ac, path, &a);
+	if (fs->opts->stat_ttl > 0 &&
+	    (!known || strcmp(was.etag, a.etag) != 0 || was.size != a.size))
+		stale_kernel(path);
 	ino = inode_new(path, file, &a, &st.meta, true);
 	os_stat_release(&st);
 	if (ino == NULL) {
@@ -154,6 +216,7 @@ static int open_inode(struct fs *fs, const char *path, bool trunc, struct fs_ino
 		return ENOMEM;
 	}
 	win = inode_insert(fs->inodes, ino);
+	*fresh = win == ino;
 	if (win != ino) {
 		file_close(file);
 		inode_free(ino);
@@ -218,7 +281,7 @@ int fs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 int fs_op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_self();
-	bool trunc = (fi->flags & O_TRUNC) != 0;
+	bool trunc = (fi->flags & O_TRUNC) != 0, fresh = false;
 	struct fs_inode *ino;
 	int rc = 0;
 
@@ -226,7 +289,7 @@ int fs_op_open(const char *path, struct fuse_file_info *fi)
 		return -EROFS;
 	ino = inode_get(fs->inodes, path);
 	if (ino == NULL) {
-		rc = open_inode(fs, path, trunc, &ino);
+		rc = open_inode(fs, path, trunc, &ino, &fresh);
 		if (rc != 0)
 			return -rc;
 	} else if (trunc) {
@@ -239,6 +302,17 @@ int fs_op_open(const char *path, struct fuse_file_info *fi)
 	if (rc != 0) {
 		fs_inode_put(fs, ino);
 		return -rc;
+	}
+	/* The kernel keeps the pages it holds when they are of the version
+	 * just opened (fresh: the object was HEADed now; nothing was written
+	 * since the kernel cached them, or the ETag would differ). */
+	if (fresh && !trunc) {
+		char etag[OS_ETAG_MAX];
+
+		pthread_mutex_lock(&ino->lock);
+		memcpy(etag, ino->attr.etag, sizeof(etag));
+		pthread_mutex_unlock(&ino->lock);
+		fi->keep_cache = acache_kernel_etag(fs->ac, path, etag);
 	}
 	fi->fh = (uintptr_t)ino;
 	return 0;
@@ -299,7 +373,7 @@ int fs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_self();
 	struct fs_inode *ino;
-	bool own = false;
+	bool own = false, fresh;
 	int rc;
 
 	if (fs->opts->ro)
@@ -312,7 +386,7 @@ int fs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	} else {
 		ino = inode_get(fs->inodes, path);
 		if (ino == NULL) {
-			rc = open_inode(fs, path, size == 0, &ino);
+			rc = open_inode(fs, path, size == 0, &ino, &fresh);
 			if (rc != 0)
 				return -rc;
 			own = true;

@@ -1,6 +1,7 @@
 /*
  * test_fs_acache.c - the attribute cache: TTL, negative entries, listing
- * merges that keep known metadata, forgetting a subtree (src/fs/acache.h).
+ * merges that keep known metadata, forgetting a subtree, the checks an open
+ * may use once, the kernel's cached ETag (src/fs/acache.h).
  */
 #include "config.h"
 
@@ -99,14 +100,60 @@ int main(void)
 	CHECK_INT(acache_create(5, 0.2, &c), 0);	/* complete directories */
 	CHECK(!acache_is_complete(c, "/d"));
 	acache_put(c, "/d/a", &a);
-	acache_set_complete(c, "/d");
+	acache_set_complete(c, "/d", 1);
 	CHECK(acache_is_complete(c, "/d"));
+	CHECK(acache_relist_worth(c, "/d", 0));
 	CHECK_INT(acache_get(c, "/d", &got), EAGAIN);	/* the mark is no entry */
 	acache_forget_below(c, "/x");		/* any removal voids the marks */
 	CHECK(!acache_is_complete(c, "/d"));
-	acache_set_complete(c, "/d");
+	acache_set_complete(c, "/d", 1);
 	usleep(250000);				/* lives min(ttl, neg_ttl) */
 	CHECK(!acache_is_complete(c, "/d"));
+	CHECK(acache_relist_worth(c, "/d", 1000000000));
+	CHECK(!acache_relist_worth(c, "/d", 0));
+	acache_set_complete(c, "/big", ACACHE_RELIST_MAX + 1);
+	CHECK(acache_is_complete(c, "/big"));
+	CHECK(!acache_relist_worth(c, "/big", 1000000000));
+	acache_destroy(c);
+
+	CHECK_INT(acache_create(5, 5, &c), 0);	/* checks for open, kernel ETag */
+	{
+		struct os_meta m = { NULL, 0 }, extra = { NULL, 0 };
+
+		CHECK_INT(os_meta_set(&m, "mode", "33188"), 0);
+		CHECK_INT(os_meta_set(&m, "color", "blue"), 0);
+		a = file_attr("\"e1\"", 1000000000, 0644, true);
+		CHECK_INT(acache_put_head(c, "/f", &a, &m, true), 0);
+		CHECK_INT(acache_take_checked(c, "/f", 1000000000, &got, &extra), 0);
+		CHECK_STR(got.etag, "\"e1\"");
+		CHECK_INT((int)extra.n, 1);	/* attributes are not "extra" */
+		CHECK_STR(os_meta_get(&extra, "color"), "blue");
+		os_meta_release(&extra);
+		/* used up */
+		CHECK_INT(acache_take_checked(c, "/f", 1000000000, &got, &extra), EAGAIN);
+		acache_put_listed(c, "/f", &a);	/* the same version listed: a check */
+		CHECK_INT(acache_take_checked(c, "/f", 1000000000, &got, &extra), 0);
+		os_meta_release(&extra);
+		CHECK_INT(acache_put_head(c, "/f", &a, &m, false), 0);	/* open's own */
+		CHECK_INT(acache_take_checked(c, "/f", 1000000000, &got, &extra), EAGAIN);
+		CHECK_INT(acache_put_head(c, "/f", &a, &m, true), 0);
+		usleep(20000);
+		CHECK_INT(acache_take_checked(c, "/f", 10000000, &got, &extra), EAGAIN);
+
+		CHECK(!acache_kernel_etag(c, "/f", "\"e1\""));	/* first open */
+		CHECK(acache_kernel_etag(c, "/f", "\"e1\""));	/* unchanged */
+		acache_put(c, "/f", &a);			/* same version */
+		CHECK(acache_kernel_etag(c, "/f", "\"e1\""));
+		a = file_attr("\"e2\"", 2000000000, 0644, true);
+		acache_put_listed(c, "/f", &a);			/* changed */
+		CHECK(!acache_kernel_etag(c, "/f", "\"e1\""));
+		CHECK(!acache_kernel_etag(c, "/f", "\"e2\""));
+		CHECK(acache_kernel_etag(c, "/f", "\"e2\""));
+		acache_forget(c, "/f");
+		CHECK(!acache_kernel_etag(c, "/f", "\"e2\""));
+		CHECK_INT(acache_peek(c, "/f", &got), EAGAIN);
+		os_meta_release(&m);
+	}
 	acache_destroy(c);
 	return check_exit();
 }
