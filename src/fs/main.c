@@ -28,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +51,7 @@ struct mount_ctx {
 	struct fs *fs;
 	struct fuse *fuse;
 	int ready_fd;		/* background: write end of the parent's pipe */
+	dev_t under_dev;	/* st_dev of the mountpoint before the mount */
 };
 
 /* The one line a user sees for a problem they can fix. */
@@ -140,6 +144,7 @@ static int check_mountpoint(struct mount_ctx *m)
 		fail_line("mountpoint %s is not a directory", m->opts.mountpoint);
 		return 1;
 	}
+	m->under_dev = st.st_dev;
 	if (realpath(m->opts.mountpoint, m->mountpoint) == NULL) {
 		fail_line("mountpoint %s: %s", m->opts.mountpoint, strerror(errno));
 		return 1;
@@ -244,6 +249,58 @@ static int mount_fuse(struct mount_ctx *m)
 	return 0;
 }
 
+#define FUSE_SUPER_MAGIC 0x65735546
+#define READAHEAD_MIN_KB 1024
+#define READAHEAD_MAX_KB 4096
+
+/* The kernel reads ahead 128 KiB on a FUSE mount (its INIT reply can only
+ * lower that), so a sequential read arrives as 8 requests per MiB. Raise the
+ * mount's bdi read_ahead_kb to the block size (at least 1 MiB, at most
+ * 4 MiB). A thread: the stat() of the mountpoint is answered by the loop,
+ * and only once INIT is done, after which INIT cannot lower it again. Only
+ * root may write the file; otherwise (or on any failure) 128 KiB stays. */
+static void *tune_readahead(void *arg)
+{
+	struct mount_ctx *m = arg;
+	uint32_t kb = m->opts.rd.block_size / 1024;
+	char path[64], val[16];
+	struct statfs sf;
+	struct stat st;
+	int fd, n;
+
+	if (kb < READAHEAD_MIN_KB)
+		kb = READAHEAD_MIN_KB;
+	if (kb > READAHEAD_MAX_KB)
+		kb = READAHEAD_MAX_KB;
+	if (stat(m->mountpoint, &st) != 0 || st.st_dev == m->under_dev ||
+	    statfs(m->mountpoint, &sf) != 0 || sf.f_type != FUSE_SUPER_MAGIC)
+		return NULL;		/* not (or no longer) our mount */
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	n = snprintf(val, sizeof(val), "%u", kb);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		log_msg(LOG_DEBUG, "read-ahead stays 128 KiB: %s: %s", path, strerror(errno));
+	else
+		log_msg(LOG_DEBUG, "read-ahead %u KiB (%s)", kb, path);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void start_tune_readahead(struct mount_ctx *m)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, tune_readahead, m) != 0)
+		log_msg(LOG_DEBUG, "read-ahead stays 128 KiB: no thread");
+	pthread_attr_destroy(&attr);
+}
+
 static int serve(struct mount_ctx *m)
 {
 	struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };
@@ -263,6 +320,7 @@ static int serve(struct mount_ctx *m)
 	log_msg(LOG_INFO, "mounted %s on %s", m->opts.source, m->mountpoint);
 	if (m->ready_fd >= 0)
 		detach(m->ready_fd);
+	start_tune_readahead(m);
 	rc = fuse_loop_mt(m->fuse, &lc);
 	fuse_remove_signal_handlers(se);
 	if (rc > 0) {		/* libfuse returns the signal that ended the loop */
