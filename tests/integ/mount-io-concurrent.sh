@@ -7,9 +7,9 @@
 #     mount: every complete read is exactly A or B, never a mix or a prefix.
 #     A reader of the second mount may get an error (ESTALE: the object
 #     changed under its open file) but never wrong data. The second mount
-#     runs with stat_ttl=0: with a TTL the kernel may still hold the size of
-#     the previous version and cut the read there (a stat-cache matter of
-#     the mount, not of the file contents).
+#     runs with stat_ttl=5: its kernel holds the size of the version it saw
+#     last, which open must invalidate when it finds another one, or the read
+#     would stop at the old size.
 # Local store by default; mount-io-concurrent-s3.sh runs the same on radosgw.
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -52,7 +52,7 @@ head -c 11M /dev/urandom >"$TMPDIR/B"
 A=$(md5 <"$TMPDIR/A")
 B=$(md5 <"$TMPDIR/B")
 cp "$TMPDIR/A" "$M/hot" || fail "write hot"
-mount_start "$M2" "$SOURCE" -o stat_ttl=0,neg_ttl=0,part_size=5M "${STORE_OPTS[@]}"
+mount_start "$M2" "$SOURCE" -o stat_ttl=5,neg_ttl=1,part_size=5M "${STORE_OPTS[@]}"
 (
 	for n in $(seq 1 8); do
 		cp "$TMPDIR/B" "$M/hot" && cp "$TMPDIR/A" "$M/hot" || exit 1
