@@ -118,6 +118,7 @@ struct bcache {
 	dev_t data_dev;
 	ino_t data_ino;
 	int fd;				/* data.mdb, LMDB's descriptor */
+	uintptr_t map_base, map_end;	/* LMDB's map of it; 0: unknown */
 	pthread_rwlock_t map_lock;	/* read: any txn; write: remap */
 	pthread_mutex_t lock;		/* protects everything below */
 	pthread_cond_t put_cond;
@@ -337,11 +338,47 @@ static int counters_put(struct bcache *c, MDB_txn *txn, const struct counters *m
 	return mdb_put(txn, c->meta, &k, &v, 0);
 }
 
+/* Finds where LMDB mapped data.mdb in this process, which LMDB does not
+ * tell: the mapping in /proc/self/maps of data.mdb's inode that holds a
+ * pointer LMDB returned (the "format" value). Unknown (0) when not found;
+ * copy_out then copies through the map. Called when no txn of this handle
+ * is active (at open, or with map_lock held for writing). */
+static void find_map(struct bcache *c)
+{
+	MDB_val k = { 6, (void *)"format" }, v;
+	unsigned long lo, hi, ino;
+	unsigned long long off;
+	uintptr_t p = 0;
+	char line[1024];
+	MDB_txn *txn;
+	FILE *f;
+
+	c->map_base = c->map_end = 0;
+	if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn))
+		return;
+	if (!mdb_get(txn, c->meta, &k, &v))
+		p = (uintptr_t)v.mv_data;
+	mdb_txn_abort(txn);
+	f = p ? fopen("/proc/self/maps", "re") : NULL;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %llx %*s %lu", &lo, &hi, &off, &ino) == 4 &&
+		    p >= lo && p < hi && off == 0 && ino == (unsigned long)c->data_ino) {
+			c->map_base = lo;
+			c->map_end = hi;
+			break;
+		}
+	}
+	fclose(f);
+}
+
 /* Grows this process's map after another process grew the file. */
 static void remap(struct bcache *c)
 {
 	pthread_rwlock_wrlock(&c->map_lock);
 	mdb_env_set_mapsize(c->env, 0);
+	find_map(c);
 	pthread_rwlock_unlock(&c->map_lock);
 }
 
@@ -730,6 +767,7 @@ static int env_open(struct bcache *c, uint64_t max_bytes)
 	mdb_env_info(c->env, &info);
 	if (info.me_mapsize < want)
 		mdb_env_set_mapsize(c->env, want);
+	find_map(c);
 	return 0;
 out_close:
 	mdb_env_close(c->env);
@@ -756,12 +794,12 @@ static void move_aside(struct bcache *c)
  * N MiB of fresh page faults: storing 8 blocks per transaction took 6 ms of
  * CPU per MiB against 1 ms (perf stat: 20,902 vs 2,863 faults for 256 MiB),
  * which on a loaded host let the cache fall behind the network. Keeping
- * chunks up to 4 MiB on the heap, and up to 32 MiB of free heap, makes a
+ * chunks up to 4 MiB on the heap, and up to 16 MiB of free heap, makes a
  * batch reuse the pages of the last one. Process-wide, set once. */
 static void malloc_tune(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
-	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
 }
 
 static void bc_free(struct bcache *c)
@@ -833,38 +871,47 @@ void bc_close(struct bcache *c)
 
 /* --- get --- */
 
-/* True when a "blocks" value holds this identity (not a hash collision nor
- * damage); sets *h to its header. */
-static bool value_matches(const MDB_val *v, const char *id, size_t id_len,
-			  uint32_t block_size, struct vhdr *h)
-{
-	if (v->mv_size < sizeof(*h))
-		return false;
-	memcpy(h, v->mv_data, sizeof(*h));
-	return h->magic == VHDR_MAGIC && h->id_len == id_len && h->data_len <= block_size &&
-	       v->mv_size == sizeof(*h) + id_len + h->data_len &&
-	       !memcmp((const char *)v->mv_data + sizeof(*h), id, id_len);
-}
-
 /* Copies n bytes at p in the map out with pread() of data.mdb: the same
  * bytes (the read txn keeps their pages from being reused), without mapping
  * the pages into our RSS (a GiB served from the cache would otherwise stay
  * mapped) nor page faults. Called inside a read txn. */
 static void copy_out(struct bcache *c, const char *p, void *buf, size_t n)
 {
-	MDB_envinfo info;
+	uintptr_t at = (uintptr_t)p;
 	size_t done = 0;
 	ssize_t got = 0;
 
-	if (mdb_env_info(c->env, &info) == 0 && c->fd >= 0) {
-		off_t at = (off_t)(p - (const char *)info.me_mapaddr);
+	if (c->fd >= 0 && at >= c->map_base && at + n <= c->map_end) {
+		at -= c->map_base;
 
 		while (done < n && (got = pread(c->fd, (char *)buf + done, n - done,
-					       at + (off_t)done)) > 0)
+					       (off_t)(at + done))) > 0)
 			done += (size_t)got;
 	}
 	if (done < n)
 		memcpy((char *)buf + done, p + done, n - done);
+}
+
+/* True when a "blocks" value holds this identity (not a hash collision nor
+ * damage); sets *h to its header. The header and identity are read with
+ * copy_out too: touching the value in the map would map its pages (on this
+ * kernel a whole large folio of the block) into our RSS. */
+static bool value_matches(struct bcache *c, const MDB_val *v, const char *id,
+			  size_t id_len, uint32_t block_size, struct vhdr *h)
+{
+	char small[2048], *head = small;
+	size_t n = sizeof(*h) + id_len;
+	bool ok;
+
+	if (v->mv_size < n || (n > sizeof(small) && !(head = malloc(n))))
+		return false;
+	copy_out(c, v->mv_data, head, n);
+	memcpy(h, head, sizeof(*h));
+	ok = h->magic == VHDR_MAGIC && h->id_len == id_len && h->data_len <= block_size &&
+	     v->mv_size == n + h->data_len && !memcmp(head + sizeof(*h), id, id_len);
+	if (head != small)
+		free(head);
+	return ok;
 }
 
 /* Looks the block up in one read txn and copies bytes [off, off + n) of it
@@ -890,7 +937,7 @@ static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
 	rc = mdb_get(txn, c->blocks, &k, &v);
 	if (rc)
 		goto out_abort;
-	if (!value_matches(&v, id, id_len, block_size, &h)) {
+	if (!value_matches(c, &v, id, id_len, block_size, &h)) {
 		rc = MDB_NOTFOUND;		/* a collision or damage: a miss */
 		goto out_abort;
 	}
@@ -1151,7 +1198,7 @@ int bc_has(struct bcache *c, const char *store_id, const char *key, const char *
 		struct vhdr h;
 
 		found = !mdb_get(txn, c->blocks, &k, &v) &&
-			value_matches(&v, id, id_len, block_size, &h);
+			value_matches(c, &v, id, id_len, block_size, &h);
 		txn_abort(c, txn);
 	}
 	free(id);
