@@ -209,6 +209,17 @@ static int run(const struct uploads_args *a, struct objstore *s, const char *pre
 	int err, rc = 0;
 
 	err = dir ? os_journal_scan(dir, live_add, &live) : 0;
+	if (err && err != ENOMEM) {
+		fprintf(stderr, "lithfs: cannot read the upload journal %s: %s%s\n", dir,
+			strerror(err), strcmp(a->cmd, "abort") ? "" :
+			" (it protects the uploads of running processes: nothing aborted)");
+		if (!strcmp(a->cmd, "abort")) {
+			free(dir);
+			live_release(&live);
+			return 1;
+		}
+		err = 0;
+	}
 	free(dir);
 	if (!err)
 		err = os_mpu_list(s, *prefix ? prefix : NULL, &l);
