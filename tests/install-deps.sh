@@ -15,7 +15,7 @@ BUILD_PKGS=(autoconf automake libtool pkg-config make gcc libfuse3-dev fuse3
 	libcurl4-openssl-dev liblmdb-dev lmdb-utils libxml2-dev libssl-dev attr curl
 	uuid-runtime iproute2 procps)
 TEST_PKGS=(ceph-mon ceph-osd radosgw awscli slurmctld slurmd slurm-client munge
-	python3 rsync git fio clang-14 libclang-rt-14-dev)
+	python3 rsync git fio clang-14 libclang-rt-14-dev valgrind)
 BENCH_PKGS=(s3fs rclone parallel time)
 
 pkgs=("${BUILD_PKGS[@]}")
