@@ -29,9 +29,22 @@
  * Streaming sub-state of DIRTY: a write at offset 0 of an empty file with no
  * object data (src_limit == 0) starts an os_upload; every following write at
  * the end of the file is written to the staging file AND to the upload, whose
- * worker threads send full parts while the program writes. Any other write,
+ * worker threads send full parts (mapped from the staging file: the upload
+ * is an os_upload_create_fd) while the program writes. Any other write,
  * truncate or rename aborts the streaming upload (its data is still in the
  * staging file) and flush uploads the whole file instead.
+ *
+ * Long streams. Past KEEP_WHOLE bytes, the uploaded parts but the first are
+ * punched out of the staging file: [rel_start, rel_end) is gone from it, so
+ * the fallback above is impossible. The stream then also takes writes into
+ * the first part (marked dirty: sent again at finish), into the part being
+ * filled and past the end; anything else that would end it (a write or
+ * truncate into sent parts, a rename, a failed part) aborts it and sets
+ * `broken` = EIO: every later write and flush fails, nothing is published,
+ * the old object stays. Reads of the released range are EIO. A failed write
+ * of the staging file (ENOSPC) sets `broken` too: part of the write may be
+ * there, and publishing that would replace the old object with a file the
+ * program was told was not written.
  *
  * Locking. f->mu serializes the mutators (write, truncate, flush, rename,
  * close) and is held across their network operations, so two of them never
@@ -42,7 +55,8 @@
  * f->rd_mu guards the lazily opened reader handle. Order: mu, rw, rd_mu.
  *
  * Memory. Upload buffers are reserved from one budget per process (one mount
- * per process). os_upload holds at most (max_inflight + 1) parts, so a file
+ * per process), in part_size units; uploads read from the staging file hold
+ * no buffers (their parts are mapped) but reserve the same share. os_upload holds at most (max_inflight + 1) parts, so a file
  * uploads with up to upload_parallel + 1 parts of memory. A streaming upload
  * takes as many as fit, and does not start when fewer than 2 fit (the file is
  * then uploaded at flush); a flush takes as many as fit but at least 2, so it

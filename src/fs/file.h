@@ -14,7 +14,13 @@
  * multipart upload as they fill (os_upload); a write anywhere else ends the
  * streaming and the whole staged file is uploaded at flush. An existing object
  * modified in place is first filled into the staging file (lazily, or by
- * server-side part copies for unchanged ranges, an optimisation).
+ * server-side part copies for unchanged ranges, an optimisation). Parts grow
+ * with the part number (os_upload_part_len), so a stream may reach terabytes;
+ * past 256 MiB its uploaded parts but the first are dropped from the staging
+ * file, and a write or truncate into them, or anything else that ends the
+ * stream, returns EIO: the file is then never published (every later write,
+ * flush returns EIO) and the old object stays. A write that fails to store
+ * its bytes in the staging file (ENOSPC) likewise makes every flush fail.
  * file_flush() publishes the contents as ONE object replace (PUT or completed
  * multipart upload) with the metadata the caller passes; on failure the MPU is
  * aborted, the old object is untouched, the file stays DIRTY and EIO (or the
