@@ -49,8 +49,20 @@ int loc_local_create(const char *spec, bool output, struct loc **out, char *err,
 /* NULL store support when not built in: ENOTSUP with a message. */
 int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		   size_t errlen);
-/* When path lies on a lithfs mount, the store source and key prefix of it. */
-int loc_store_probe_mount(const char *path, char **source, char **key);
+/* When path lies on a lithfs mount, the store source and key prefix of it,
+ * and (root not NULL) the mount point. */
+int loc_store_probe_mount(const char *path, char **source, char **key, char **root);
+
+/* What a lithfs mount resolved for its store, read from the root's virtual
+ * user.lithfs.endpoint / .region / .addressing xattrs (mount.lithfs(8));
+ * fields are NULL when the mount does not show them (a local store, an
+ * older mount). Never credentials: those come from this process's own
+ * environment and profile. */
+struct loc_mount_cfg {
+	char *endpoint, *region, *addressing;	/* owned */
+};
+void loc_mount_cfg_read(const char *root, struct loc_mount_cfg *mc);
+void loc_mount_cfg_release(struct loc_mount_cfg *mc);
 
 /* Helpers for implementations. */
 int loc_fd_read(int fd, uint64_t off, void *buf, size_t len, size_t *got);

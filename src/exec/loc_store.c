@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cache/bcache.h"
@@ -46,6 +47,7 @@ struct store {
 	char *single_key;		/* owned: IN named one object */
 	bool via_mount;			/* named by a path on a lithfs mount */
 	char *mount_path;		/* owned: that path (real), else NULL */
+	struct loc_mount_cfg mcfg;	/* owned: that mount's endpoint... */
 };
 
 struct store_rfile {
@@ -410,6 +412,7 @@ static void store_destroy(struct loc *l)
 	free(st->prefix);
 	free(st->single_key);
 	free(st->mount_path);
+	loc_mount_cfg_release(&st->mcfg);
 	free(st);
 }
 
@@ -470,7 +473,7 @@ static int mountinfo_fields(char *line, char **mp, char **type, char **src)
 	return 0;
 }
 
-int loc_store_probe_mount(const char *path, char **source, char **key)
+int loc_store_probe_mount(const char *path, char **source, char **key, char **root)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, *mp, *type, *src;
@@ -496,16 +499,50 @@ int loc_store_probe_mount(const char *path, char **source, char **key)
 		free(*key);
 		*source = strdup(src);
 		*key = strdup(path[n] == '/' ? path + n + 1 : "");
+		if (root) {
+			free(*root);
+			*root = strdup(mp);
+		}
 	}
 	free(line);
 	fclose(f);
-	if (!lithfs || !*source || !*key) {
+	if (!lithfs || !*source || !*key || (root && !*root)) {
 		free(*source);
 		free(*key);
 		*source = *key = NULL;
+		if (root) {
+			free(*root);
+			*root = NULL;
+		}
 		return ENOENT;
 	}
 	return 0;
+}
+
+static char *xattr_str(const char *root, const char *name)
+{
+	char v[2048];
+	ssize_t n = getxattr(root, name, v, sizeof(v) - 1);
+
+	if (n <= 0)
+		return NULL;
+	v[n] = '\0';
+	return strdup(v);
+}
+
+void loc_mount_cfg_read(const char *root, struct loc_mount_cfg *mc)
+{
+	mc->endpoint = xattr_str(root, "user.lithfs.endpoint");
+	mc->region = xattr_str(root, "user.lithfs.region");
+	mc->addressing = xattr_str(root, "user.lithfs.addressing");
+}
+
+void loc_mount_cfg_release(struct loc_mount_cfg *mc)
+{
+	free(mc->endpoint);
+	free(mc->region);
+	free(mc->addressing);
+	memset(mc, 0, sizeof(*mc));
 }
 
 static bool is_url(const char *spec)
@@ -516,8 +553,9 @@ static bool is_url(const char *spec)
 /* Source string and extra key below its prefix for spec; ENOENT when spec is
  * a local path that is not on a lithfs mount. */
 static int source_of(const char *spec, bool output, char **source, char **key,
-		     char **mount_path)
+		     char **mount_path, struct loc_mount_cfg *mc)
 {
+	char *root = NULL;
 	char *real;
 	int e;
 
@@ -529,12 +567,15 @@ static int source_of(const char *spec, bool output, char **source, char **key,
 	real = output ? loc_future_realpath(spec) : realpath(spec, NULL);
 	if (!real)
 		return ENOENT;	/* the local implementation reports it */
-	e = loc_store_probe_mount(real, source, key);
-	if (e)
+	e = loc_store_probe_mount(real, source, key, &root);
+	if (e) {
 		free(real);
-	else
-		*mount_path = real;
-	return e;
+		return e;
+	}
+	*mount_path = real;
+	loc_mount_cfg_read(root, mc);
+	free(root);
+	return 0;
 }
 
 static int store_init(struct store *st, const char *spec, const struct os_source *src,
@@ -556,10 +597,12 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		   size_t errlen)
 {
 	struct os_source src = { 0 };
+	struct os_config cfg = { 0 };
+	struct loc_mount_cfg mc = { 0 };
 	struct store *st = NULL;
 	char *source = NULL, *key = NULL, *mount_path = NULL;
 	bool mount = !is_url(spec);
-	int e = source_of(spec, output, &source, &key, &mount_path);
+	int e = source_of(spec, output, &source, &key, &mount_path, &mc);
 
 	if (e)
 		goto out_free;
@@ -577,7 +620,12 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 	st = calloc(1, sizeof(*st));
 	if (st)
 		st->base.ops = &store_ops;
-	e = st ? os_open(&src, NULL, &st->s, err, errlen) : ENOMEM;
+	cfg.endpoint = mc.endpoint;	/* the mount's, over this environment's */
+	cfg.region = mc.region;
+	if (mc.addressing)
+		cfg.addressing = strcmp(mc.addressing, "virtual") == 0 ? OS_ADDR_VIRTUAL
+									: OS_ADDR_PATH;
+	e = st ? os_open(&src, &cfg, &st->s, err, errlen) : ENOMEM;
 	if (!e && mount && (e = os_check(st->s)) != 0) {
 		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
 			"the mount", spec, strerror(e));
@@ -589,11 +637,13 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		st->via_mount = mount;
 		st->mount_path = mount_path;
 		mount_path = NULL;
+		st->mcfg = mc;
+		memset(&mc, 0, sizeof(mc));
 	}
 	if (!e && mount)
 		log_msg(LOG_INFO, "%s is on a lithfs mount of %s: listing and writing through "
-			"the store (prefix '%s'), reading through the mount", spec, source,
-			st->prefix);
+			"the store (prefix '%s', endpoint %s), reading through the mount", spec,
+			source, st->prefix, st->mcfg.endpoint ? st->mcfg.endpoint : "default");
 	if (!e) {
 		*out = &st->base;
 		st = NULL;
@@ -604,6 +654,7 @@ out_free:
 	if (st)
 		loc_destroy(&st->base);
 	os_source_release(&src);
+	loc_mount_cfg_release(&mc);
 	free(source);
 	free(key);
 	free(mount_path);

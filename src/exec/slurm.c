@@ -89,19 +89,48 @@ static bool is_url(const char *spec)
 	return strncmp(spec, "s3://", 5) == 0 || strncmp(spec, "file://", 7) == 0;
 }
 
+/* Workers (sbatch --export=ALL) resolve the store from the environment:
+ * give them the endpoint and region the mount resolved (its root's xattrs),
+ * over whatever this environment says. IN and OUT on mounts of different
+ * endpoints cannot both be served that way: EINVAL. */
+static int export_mount_cfg(const struct loc_mount_cfg *mc)
+{
+	static char *exported;	/* the endpoint set here (kept for the process) */
+
+	if (!mc->endpoint)
+		return 0;
+	if (exported && strcmp(exported, mc->endpoint) != 0) {
+		log_msg(LOG_ERR, "IN and OUT are on mounts of different endpoints (%s, %s): "
+			"--backend slurm needs one", exported, mc->endpoint);
+		return EINVAL;
+	}
+	if (!exported && !(exported = strdup(mc->endpoint)))
+		return ENOMEM;
+	if (setenv("AWS_ENDPOINT_URL_S3", mc->endpoint, 1) != 0 ||
+	    (mc->region && setenv("AWS_REGION", mc->region, 1) != 0))
+		return errno;
+	return 0;
+}
+
 /* The s3:// URL of a path on a lithfs mount of an S3 store, or NULL. */
 static char *mount_url(const char *spec, bool output)
 {
 	struct os_source src = { 0 };
+	struct loc_mount_cfg mc = { 0 };
 	char *real = output ? loc_future_realpath(spec) : realpath(spec, NULL);
-	char *source = NULL, *key = NULL, *url = NULL, err[256];
+	char *source = NULL, *key = NULL, *root = NULL, *url = NULL, err[256];
 
-	if (real && loc_store_probe_mount(real, &source, &key) == 0 && source &&
-	    os_source_parse(source, &src, err, sizeof(err)) == 0 && src.kind == OS_KIND_S3 &&
-	    asprintf(&url, "s3://%s/%s%s", src.bucket, src.prefix, key) < 0)
-		url = NULL;
+	if (real && loc_store_probe_mount(real, &source, &key, &root) == 0 && source &&
+	    os_source_parse(source, &src, err, sizeof(err)) == 0 && src.kind == OS_KIND_S3) {
+		loc_mount_cfg_read(root, &mc);
+		if (export_mount_cfg(&mc) == 0 &&
+		    asprintf(&url, "s3://%s/%s%s", src.bucket, src.prefix, key) < 0)
+			url = NULL;
+	}
+	loc_mount_cfg_release(&mc);
 	os_source_release(&src);
 	free(real);
+	free(root);
 	free(source);
 	free(key);
 	return url;

@@ -2,7 +2,8 @@
 # mapdir-mount.sh - mapdir with IN and OUT on a lithfs mount: mapdir must
 # recognise the mount and go to its store directly (LIST, ranged GETs via the
 # block cache, uploads), and the results must equal the programs run on the
-# same files locally, whole and per chunk. Local store by default;
+# same files locally, whole and per chunk, with the endpoint the mount
+# resolved (not the environment's). Local store by default;
 # mapdir-mount-s3.sh runs the same on radosgw.
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -11,7 +12,9 @@ MAPDIR=$LITHFS_BUILD/mapdir
 [ -x "$MAPDIR" ] || fail "$MAPDIR not built"
 [ -x "$MOUNT_BIN" ] || fail "$MOUNT_BIN not built"
 backend_setup mapdir
-[ "$LITHFS_BACKEND" = s3 ] && export AWS_ENDPOINT_URL=$S3_ENDPOINT
+# A wrong endpoint in the environment on purpose: mapdir must use the one the
+# mount resolved (-o endpoint=, shown as the root's user.lithfs.endpoint).
+[ "$LITHFS_BACKEND" = s3 ] && export AWS_ENDPOINT_URL=http://127.0.0.1:9
 export XDG_CACHE_HOME=$TMPDIR/mapdir-cache
 M=$TMPDIR/mnt
 mount_start "$M" "$SOURCE" "${STORE_OPTS[@]}"
@@ -31,6 +34,10 @@ md() {
 
 md wc wc -l "$M/in" "$M/out" || fail "mapdir wc -l on the mount: $(cat "$TMPDIR/wc.err")"
 grep -q "is on a lithfs mount" "$TMPDIR/wc.err" || fail "the mount was not recognised: $(cat "$TMPDIR/wc.err")"
+if [ "$LITHFS_BACKEND" = s3 ]; then
+	grep -q "endpoint $S3_ENDPOINT)" "$TMPDIR/wc.err" ||
+		fail "mapdir did not take the mount's endpoint: $(cat "$TMPDIR/wc.err")"
+fi
 for f in nums.txt sub/lines.txt sub/tail; do
 	expect_eq "$(oob_get "out/$f")" "$(wc -l <"$D/$f")" "wc -l of $f (in the store)"
 done

@@ -1,7 +1,8 @@
 #!/bin/bash
 # mapdir-slurm-mount.sh - mapdir --backend slurm with IN and OUT named as paths on
 # a lithfs mount of radosgw: the coordinator must find the bucket behind the
-# mount and hand the workers its s3:// URL (they use no mount); a single-object
+# mount and hand the workers its s3:// URL and endpoint (they use no mount, and
+# the environment names a wrong endpoint); a single-object
 # IN works too. 77 without SLURM_CONF or S3_ENDPOINT.
 set -u
 [ -n "${SLURM_CONF:-}" ] || { echo "SKIP: no SLURM_CONF (tests/start-slurm.sh)"; exit 77; }
@@ -12,7 +13,8 @@ MAPDIR=$LITHFS_BUILD/mapdir
 [ -x "$MAPDIR" ] || fail "$MAPDIR not built"
 [ -x "$MOUNT_BIN" ] || fail "$MOUNT_BIN not built"
 backend_setup mapdir-slurm
-export AWS_ENDPOINT_URL=$S3_ENDPOINT
+# Wrong on purpose: the coordinator must hand the workers the mount's endpoint.
+export AWS_ENDPOINT_URL=http://127.0.0.1:9
 export XDG_CACHE_HOME=$TMPDIR/mapdir-cache
 M=$TMPDIR/mnt
 mount_start "$M" "$SOURCE" "${STORE_OPTS[@]}"
