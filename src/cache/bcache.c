@@ -49,7 +49,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <malloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -788,20 +787,6 @@ static void move_aside(struct bcache *c)
 	unlink(lock);
 }
 
-/* LMDB mallocs the dirty pages of every value it writes (a 1 MiB block:
- * a 1 MiB chunk) and frees them at commit. With glibc's defaults such chunks
- * are mmap'ed or trimmed off the heap again, so every batch of N blocks paid
- * N MiB of fresh page faults: storing 8 blocks per transaction took 6 ms of
- * CPU per MiB against 1 ms (perf stat: 20,902 vs 2,863 faults for 256 MiB),
- * which on a loaded host let the cache fall behind the network. Keeping
- * chunks up to 4 MiB on the heap, and up to 16 MiB of free heap, makes a
- * batch reuse the pages of the last one. Process-wide, set once. */
-static void malloc_tune(void)
-{
-	mallopt(M_MMAP_THRESHOLD, 4 << 20);
-	mallopt(M_TRIM_THRESHOLD, 16 << 20);
-}
-
 static void bc_free(struct bcache *c)
 {
 	pthread_cond_destroy(&c->put_cond);
@@ -815,11 +800,9 @@ static void bc_free(struct bcache *c)
 int bc_open(const char *dir, uint64_t max_bytes, struct bcache **out, char *err,
 	    size_t errlen)
 {
-	static pthread_once_t tuned = PTHREAD_ONCE_INIT;
 	struct bcache *c = calloc(1, sizeof(*c));
 	int rc;
 
-	pthread_once(&tuned, malloc_tune);
 	*out = NULL;
 	if (!c)
 		return ENOMEM;

@@ -37,11 +37,20 @@
  *
  * Cache: workers look prefetched blocks up in the cache before GETting them.
  * A fetched block, once its readers are woken, goes to the fill queue, which
- * one fill thread drains into the cache (bc_put). Cache writes therefore
- * never hold up GETs: when the queue holds fill_limit bytes (the cache's disk
- * cannot keep up), further blocks are not cached and are counted with
- * bc_note_skipped(). rd_destroy drains the queue. The cache can only make
- * reads faster: its failures are misses.
+ * one fill thread drains into the cache, FILL_BATCH blocks per transaction
+ * (bc_put_many); the batch being stored no longer counts in the queue.
+ * Demand-fetched blocks are skipped (counted with bc_note_skipped()) when the
+ * queue holds fill_limit bytes; prefetched and warm blocks never are: the
+ * cache paces prefetch instead, which issues blocks only while the table and
+ * the fill queue together stay under mem_limit + fill_limit. So a sequential
+ * read stores every block, GETs never wait for the cache's disk, and memory
+ * stays bounded. rd_destroy drains the queue. The cache can only make reads
+ * faster: its failures are misses.
+ *
+ * Warming: a file read at random (WARM_AFTER random reads) whose object is at
+ * most a quarter of the cache gets the whole object fetched into the cache in
+ * the background while it stays open (see "warming" below), so that random
+ * reads soon become cache hits, as s3fs's do from its local copy.
  *
  * Locking: one mutex (r->lock) protects the table, the queues, the LRU,
  * mem_used, obj and rd_file state; it is never held across a GET, a cache
@@ -69,6 +78,9 @@
 #define DEF_THREADS 8
 #define DEF_MEM (64ULL << 20)
 #define MIN_FILL (8ULL << 20)		/* fill queue: max(this, mem_limit / 8) */
+#define FILL_BATCH 1			/* blocks stored per cache transaction */
+#define WARM_AFTER 4			/* random reads of a file before warming */
+#define WARM_MEM (16ULL << 20)		/* warm blocks fetching or being stored */
 #define IDLE_NS 1000000000LL		/* a block read from this long ago is idle */
 #define IDLE_TRIM_S 2			/* idle workers shrink the pool after this */
 
@@ -82,6 +94,10 @@ struct obj {
 	int refs;			/* files + blocks; protected by r->lock */
 	int files;			/* open rd_files; protected by r->lock */
 	struct obj *next;		/* in r->objs */
+	/* warming, all protected by r->lock: */
+	bool warming;			/* in r->warm (which holds a ref) */
+	uint64_t warm_next;		/* next block to warm */
+	struct obj *wnext;		/* in r->warm */
 };
 
 struct job;
@@ -102,6 +118,8 @@ struct blk {
 	struct blk *hnext;
 	struct blk *lprev, *lnext;	/* r->lru while READY and in the table */
 	struct blk *fnext;		/* r->fill queue */
+	bool warm;			/* counted in r->warm_used until stored */
+	bool prefetched;		/* never skipped by the fill queue */
 };
 
 struct job {
@@ -109,6 +127,7 @@ struct job {
 	uint32_t count;
 	bool demand;			/* in r->demand (else r->prefetch) */
 	bool cache_checked;		/* the reader already missed in the cache */
+	bool warm;			/* warming: skip blocks the cache holds */
 	struct blk *blks[RUN_MAX];	/* contiguous; each holds a ref */
 	struct job *prev, *next;
 };
@@ -136,7 +155,7 @@ struct rd {
 	int prefetch_max;		/* nthreads - 1: one is kept for demand */
 	uint64_t mem_used;		/* blocks in the table */
 	struct blk *fill_head, **fill_tail;	/* fetched blocks to store */
-	uint64_t fill_used, fill_limit;
+	uint64_t fill_used, fill_limit;	/* queued, not the batch being stored */
 	uint64_t fill_skipped;		/* not yet passed to bc_note_skipped */
 	pthread_t fill_thread;
 	bool fill_started, fill_stop;
@@ -144,6 +163,9 @@ struct rd {
 	void **pool;			/* free buffers */
 	int npool, pool_max;
 	struct obj *objs;
+	struct obj *warm_head;		/* objects being warmed, in order */
+	uint64_t warm_used, warm_limit;	/* bytes of warm blocks not yet stored */
+	uint64_t warm_max_size;		/* warm objects up to this size (0: never) */
 };
 
 struct rd_file {
@@ -153,6 +175,7 @@ struct rd_file {
 	uint64_t window;		/* prefetch window in blocks, 0: random */
 	uint64_t pf_end;		/* blocks below were issued */
 	int near;			/* reads in a row that continued the last */
+	int random;			/* random reads so far */
 };
 
 /* --- buffers and memory (r->lock held) --- */
@@ -358,6 +381,7 @@ static int job_queue(struct rd *r, struct blk **blks, uint32_t n, bool demand)
 	j->count = n;
 	j->demand = demand;
 	j->cache_checked = demand;
+	j->warm = blks[0]->warm;
 	for (uint32_t i = 0; i < n; i++) {
 		j->blks[i] = blks[i];
 		blks[i]->refs++;
@@ -378,13 +402,103 @@ static void job_promote(struct rd *r, struct job *j)
 	q_push(&r->demand, j);
 }
 
+/* --- warming (r->lock held) ---
+ * A file read at random (WARM_AFTER random reads) whose object fits easily in
+ * the cache gets its whole object fetched into the cache in the background,
+ * in runs like prefetch and on the same queue, so that the random reads soon
+ * become cache hits. Warm blocks stay in the table only until stored (they
+ * count in warm_used, at most warm_limit, so warming is paced by the cache's
+ * disk and never skipped by the fill queue); blocks the cache holds are not
+ * fetched again. Warming stops when the object's last file closes. */
+
+static uint64_t nblocks_of(const struct rd *r, const struct obj *o)
+{
+	return (o->size + r->bs - 1) / r->bs;
+}
+
+/* A warm block was stored, or will not be: gives back its share of
+ * warm_used and, once loaded, its place in the table. */
+static void warm_done(struct rd *r, struct blk *b)
+{
+	if (!b->warm)
+		return;
+	b->warm = false;
+	r->warm_used -= r->bs;
+	if (b->in_table && b->state == B_READY)
+		table_remove(r, b);
+}
+
+/* Issues warm jobs while warm_limit and mem_limit allow. */
+static void warm_more(struct rd *r)
+{
+	struct blk *run[RUN_MAX];
+	struct obj *o;
+
+	while ((o = r->warm_head)) {
+		uint64_t nblocks = nblocks_of(r, o);
+		uint32_t n = 0;
+
+		if (o->files == 0 || o->warm_next >= nblocks) {
+			r->warm_head = o->wnext;
+			o->warming = false;
+			obj_unref(r, o);
+			continue;
+		}
+		while (n < RUN_MAX && o->warm_next < nblocks &&
+		       r->warm_used + r->bs <= r->warm_limit) {
+			if (table_find(r, o, o->warm_next)) {
+				if (n)
+					break;	/* a run is contiguous */
+				o->warm_next++;
+				continue;
+			}
+			struct blk *b = mem_make_room(r, true) ? blk_insert(r, o, o->warm_next)
+							       : NULL;
+
+			if (!b)
+				break;
+			b->warm = true;
+			r->warm_used += r->bs;
+			run[n++] = b;
+			o->warm_next++;
+		}
+		if (n && job_queue(r, run, n, false)) {
+			for (uint32_t i = 0; i < n; i++) {
+				warm_done(r, run[i]);
+				blk_finish(r, run[i], ENOMEM);
+			}
+			return;
+		}
+		if (!n && o->warm_next < nblocks)
+			return;			/* no budget or memory now */
+	}
+}
+
+/* Starts warming o unless it is already, has no cache identity, or is too
+ * big for the cache. */
+static void warm_start(struct rd *r, struct obj *o)
+{
+	struct obj **pp = &r->warm_head;
+
+	if (o->warming || !o->cached || o->size > r->warm_max_size)
+		return;
+	o->warming = true;
+	o->refs++;
+	o->warm_next = 0;
+	o->wnext = NULL;
+	while (*pp)
+		pp = &(*pp)->wnext;
+	*pp = o;
+	warm_more(r);
+}
+
 /* --- cache fill --- */
 
-/* Queues a fetched block for the cache, or skips it when the queue is full
- * (r->lock held). */
+/* Queues a fetched block for the cache, or skips a demand-fetched one when
+ * the queue is full (r->lock held). */
 static void fill_queue(struct rd *r, struct blk *b)
 {
-	if (r->fill_used + r->bs > r->fill_limit) {
+	if (r->fill_used + r->bs > r->fill_limit && !b->warm && !b->prefetched) {
 		r->fill_skipped++;
 		return;
 	}
@@ -396,39 +510,63 @@ static void fill_queue(struct rd *r, struct blk *b)
 	pthread_cond_signal(&r->fill_cond);
 }
 
-/* The fill thread: stores queued blocks until stopped and drained. */
+/* Stores the blocks of list (linked by fnext) in one write transaction and
+ * drops them from the fill queue. Called without r->lock. */
+static void fill_store(struct rd *r, struct blk *list)
+{
+	struct bc_block bl[FILL_BATCH] = { { 0 } };
+	struct blk *b, *next;
+	size_t n = 0;
+
+	for (b = list; b; b = b->fnext)
+		bl[n++] = (struct bc_block){ b->o->key, b->o->etag, b->idx, b->data, b->len };
+	bc_put_many(r->cache, r->store_id, r->bs, bl, n);
+	pthread_mutex_lock(&r->lock);
+	for (b = list; b; b = next) {
+		next = b->fnext;
+		warm_done(r, b);
+		blk_unref(r, b);
+	}
+	warm_more(r);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The fill thread: stores what is queued, FILL_BATCH blocks per
+ * transaction, until stopped and drained. */
 static void *fill_main(void *arg)
 {
 	struct rd *r = arg;
 	uint64_t skipped;
-	struct blk *b;
+	struct blk *list, **tail;
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		skipped = r->fill_skipped;
 		r->fill_skipped = 0;
-		b = r->fill_head;
-		if (b) {
-			r->fill_head = b->fnext;
-			if (!r->fill_head)
-				r->fill_tail = &r->fill_head;
-		} else if (!skipped) {
+		list = r->fill_head;
+		if (!list && !skipped) {
 			if (r->fill_stop)
 				break;
 			pthread_cond_wait(&r->fill_cond, &r->lock);
 			continue;
 		}
+		/* the batch leaves the queue's count: while it is stored, as
+		 * much again can queue (the disk's latency is paid per batch) */
+		tail = &r->fill_head;
+		for (int n = 0; *tail && n < FILL_BATCH; n++) {
+			r->fill_used -= r->bs;
+			tail = &(*tail)->fnext;
+		}
+		r->fill_head = *tail;
+		*tail = NULL;
+		if (!r->fill_head)
+			r->fill_tail = &r->fill_head;
 		pthread_mutex_unlock(&r->lock);
 		if (skipped)
 			bc_note_skipped(r->cache, skipped);
-		if (b)
-			bc_put(r->cache, r->store_id, b->o->key, b->o->etag, r->bs, b->idx,
-			       b->data, b->len);
+		if (list)
+			fill_store(r, list);
 		pthread_mutex_lock(&r->lock);
-		if (b) {
-			r->fill_used -= r->bs;
-			blk_unref(r, b);
-		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -484,11 +622,30 @@ static void fetch_run(struct rd *r, struct obj *o, struct blk **blks, uint32_t n
 		log_msg(LOG_DEBUG, "reader: GET %s [%llu, +%llu): %s", o->key,
 			(unsigned long long)off, (unsigned long long)len, strerror(err));
 	pthread_mutex_lock(&r->lock);
-	for (uint32_t i = ss.cur; i < n; i++)
+	if (err == ESTALE)
+		o->warm_next = UINT64_MAX;	/* the object changed: stop warming */
+	for (uint32_t i = ss.cur; i < n; i++) {
+		warm_done(r, blks[i]);
 		blk_finish(r, blks[i], err ? err : EIO);
+	}
 	for (uint32_t i = 0; i < ss.cur && o->cached; i++)
 		fill_queue(r, blks[i]);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* A warm block the cache holds: dropped unless a reader waits on it. */
+static bool warm_skip(struct rd *r, struct blk *b)
+{
+	bool skip;
+
+	pthread_mutex_lock(&r->lock);
+	skip = b->in_table && b->refs == 2;	/* the table's and the job's */
+	if (skip) {
+		warm_done(r, b);
+		blk_finish(r, b, ECANCELED);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return skip;
 }
 
 static void job_run(struct rd *r, struct job *j)
@@ -499,13 +656,18 @@ static void job_run(struct rd *r, struct job *j)
 
 	for (uint32_t i = 0; i < j->count; i++) {
 		struct blk *b = j->blks[i];
-		bool hit = !j->cache_checked && j->o->cached &&
-			   bc_get(r->cache, r->store_id, j->o->key, j->o->etag, r->bs,
-				  b->idx, b->data, &len) == 0 && len == b->len;
+		bool has = j->warm && bc_has(r->cache, r->store_id, j->o->key, j->o->etag,
+					     r->bs, b->idx);
+		bool hit = (has && warm_skip(r, b)) ||
+			   (!j->cache_checked && j->o->cached && (!j->warm || has) &&
+			    bc_get(r->cache, r->store_id, j->o->key, j->o->etag, r->bs,
+				   b->idx, b->data, &len) == 0 && len == b->len);
 
 		if (hit) {
 			pthread_mutex_lock(&r->lock);
-			blk_finish(r, b, 0);
+			if (b->state == B_LOADING)	/* not skipped: loaded */
+				blk_finish(r, b, 0);
+			warm_done(r, b);
 			pthread_mutex_unlock(&r->lock);
 			if (n)
 				fetch_run(r, j->o, miss, n);
@@ -554,8 +716,10 @@ static void *worker_main(void *arg)
 		for (uint32_t i = 0; i < j->count; i++)
 			j->blks[i]->job = NULL;
 		if (j->o->files == 0) {		/* nobody reads it any more */
-			for (uint32_t i = 0; i < j->count; i++)
+			for (uint32_t i = 0; i < j->count; i++) {
+				warm_done(r, j->blks[i]);
 				blk_finish(r, j->blks[i], ECANCELED);
+			}
 		} else {
 			pthread_mutex_unlock(&r->lock);
 			job_run(r, j);
@@ -565,6 +729,7 @@ static void *worker_main(void *arg)
 			blk_unref(r, j->blks[i]);
 		obj_unref(r, j->o);
 		free(j);
+		warm_more(r);
 		if (pf) {
 			r->prefetch_busy--;
 			pthread_cond_signal(&r->work_cond);
@@ -597,9 +762,17 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	r->mem_limit = o.mem_limit ? o.mem_limit : DEF_MEM;
 	r->fill_limit = r->mem_limit / 8 > MIN_FILL ? r->mem_limit / 8 : MIN_FILL;
 	r->fill_tail = &r->fill_head;
+	r->warm_limit = WARM_MEM > 2ULL * RUN_MAX * r->bs ? WARM_MEM : 2ULL * RUN_MAX * r->bs;
+	if (cache) {
+		struct bc_stats st;
+
+		if (!bc_get_stats(cache, &st))
+			r->warm_max_size = st.max_bytes / 4;
+	}
 	r->nthreads = o.threads > 0 ? o.threads : DEF_THREADS;
 	r->prefetch_max = r->nthreads > 1 ? r->nthreads - 1 : 1;
-	r->pool_max = (int)((r->mem_limit + r->fill_limit) / r->bs) + r->nthreads;
+	/* the table, the fill queue and the batch being stored */
+	r->pool_max = (int)((r->mem_limit + 2 * r->fill_limit) / r->bs) + r->nthreads;
 	r->pool = calloc((size_t)r->pool_max, sizeof(*r->pool));
 	r->threads = calloc((size_t)r->nthreads, sizeof(*r->threads));
 	if (!r->pool || !r->threads) {
@@ -655,6 +828,7 @@ void rd_destroy(struct rd *r)
 		pthread_join(r->fill_thread, NULL);
 	}
 	/* callers closed every file: what is left are queued jobs and blocks */
+	warm_more(r);				/* drops every object from r->warm */
 	while ((j = r->demand.head ? r->demand.head : r->prefetch.head)) {
 		q_unlink(j->demand ? &r->demand : &r->prefetch, j);
 		for (uint32_t i = 0; i < j->count; i++) {
@@ -758,12 +932,16 @@ static uint64_t prefetch(struct rd *r, struct obj *o, uint64_t from, uint64_t to
 	for (idx = from; idx < to; idx++) {
 		if (table_find(r, o, idx))
 			continue;
-		if (!mem_make_room(r, true))
+		/* the cache's pace: prefetched blocks waiting to be stored share
+		 * the memory of the table and the fill queue with it */
+		if (r->mem_used + r->fill_used + r->bs > r->mem_limit + r->fill_limit ||
+		    !mem_make_room(r, true))
 			break;
 		struct blk *b = blk_insert(r, o, idx);
 
 		if (!b)
 			break;
+		b->prefetched = true;
 		run[n++] = b;
 		/* a run is contiguous: flush it at a gap or when full */
 		if (n == RUN_MAX || idx + 1 == to || table_find(r, o, idx + 1)) {
@@ -791,6 +969,8 @@ static void readahead(struct rd_file *f, uint64_t off, uint64_t end, uint64_t la
 	f->near = cont ? f->near + 1 : 0;
 	if (!cont) {
 		f->window = 0;		/* random; a read at 0 starts a stream */
+		if (off != 0 && ++f->random == WARM_AFTER)
+			warm_start(r, f->o);
 		if (off != 0)
 			return;
 	} else if (f->window == 0 && f->near < 2) {
@@ -906,7 +1086,9 @@ static int read_cached_range(struct rd_file *f, void *buf, uint64_t off, size_t 
 	uint64_t idx = off / r->bs;
 	size_t blen, want = o->size - idx * r->bs < r->bs ? (size_t)(o->size - idx * r->bs)
 							   : r->bs;
-	bool go = f->window == 0 && !table_find(r, o, idx);
+	struct blk *b = table_find(r, o, idx);
+	/* a block being warmed may be in the cache already */
+	bool go = f->window == 0 && (!b || (b->warm && b->state == B_LOADING));
 
 	pthread_mutex_unlock(&r->lock);
 	if (!go)

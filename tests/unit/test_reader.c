@@ -449,6 +449,96 @@ static void test_cache_reuse(void)
 	free(data);
 }
 
+/* Waits (up to 10 s) until the cache holds want blocks; returns how many it
+ * holds. */
+static uint64_t wait_blocks(struct bcache *c, uint64_t want)
+{
+	struct bc_stats st = { 0 };
+
+	for (int i = 0; i < 1000; i++) {
+		bc_get_stats(c, &st);
+		if (st.blocks >= want)
+			break;
+		usleep(10000);
+	}
+	return st.blocks;
+}
+
+/* A file read at random (4 reads) has its whole object warmed into the
+ * cache in the background while it is open: each block is fetched once, the
+ * reads stay right, and a later fresh reader needs no GET. An object over a
+ * quarter of the cache is not warmed. */
+static void test_warm(void)
+{
+	char etag[OS_ETAG_MAX], dir[4200], err[256];
+	uint64_t size = 40 * BS + 777;		/* 41 blocks */
+	int src, ok = 1;
+	char *data = make_object("warm", size, 8, etag, &src);
+	struct bcache *c = NULL;
+	struct rd_file *f = NULL;
+	unsigned seed = 9;
+
+	snprintf(dir, sizeof(dir), "%s/cache-warm", root);
+	CHECK_INT(bc_open(dir, 64 << 20, &c, err, sizeof(err)), 0);
+	struct rd *r = make_rd(c, 6 * BS);
+	int before = gets(cs);
+
+	CHECK_INT(rd_open(r, "warm", etag, size, &f), 0);
+	for (int i = 0; i < 4; i++)		/* blocks 9 apart: random */
+		ok &= read_equal(f, src, (uint64_t)(i * 9 + 3) * BS + 100, 4096, size);
+	CHECK_INT(wait_blocks(c, 41), 41);
+	for (int i = 0; i < 200; i++)
+		ok &= read_equal(f, src, (uint64_t)rand_r(&seed) % size, 4096, size);
+	CHECK(ok);
+	int n = gets(cs) - before;
+
+	if (!CHECK(n >= 11 && n <= 41 + 4))	/* runs of <= 4 blocks, once each */
+		fprintf(stderr, "warming took %d GETs\n", n);
+	rd_close(f);
+	rd_destroy(r);
+	r = make_rd(c, 6 * BS);
+	before = gets(cs);
+	CHECK_INT(rd_open(r, "warm", etag, size, &f), 0);
+	for (int i = 0; i < 8; i++)		/* warming a cached object: no GET */
+		ok &= read_equal(f, src, (uint64_t)rand_r(&seed) % size, 4096, size);
+	usleep(200000);
+	CHECK(ok);
+	CHECK_INT(gets(cs) - before, 0);
+	rd_close(f);
+	rd_destroy(r);
+	bc_close(c);
+
+	/* a cache of 32 blocks: 41 blocks are too many to warm */
+	snprintf(dir, sizeof(dir), "%s/cache-small", root);
+	CHECK_INT(bc_open(dir, 32 * BS, &c, err, sizeof(err)), 0);
+	r = make_rd(c, 6 * BS);
+	CHECK_INT(rd_open(r, "warm", etag, size, &f), 0);
+	for (int i = 0; i < 6; i++)
+		ok &= read_equal(f, src, (uint64_t)(i * 6 + 1) * BS, 4096, size);
+	usleep(200000);
+	CHECK(ok);
+	CHECK_INT(wait_blocks(c, 0), 6);
+	/* closing while warming (the big cache again) stops it cleanly */
+	rd_close(f);
+	rd_destroy(r);
+	bc_close(c);
+	snprintf(dir, sizeof(dir), "%s/cache-close", root);
+	CHECK_INT(bc_open(dir, 64 << 20, &c, err, sizeof(err)), 0);
+	r = make_rd(c, 6 * BS);
+	__atomic_store_n(&cs->delay_ms, 20, __ATOMIC_SEQ_CST);
+	CHECK_INT(rd_open(r, "warm", etag, size, &f), 0);
+	for (int i = 0; i < 4; i++)
+		ok &= read_equal(f, src, (uint64_t)(i * 9 + 2) * BS, 4096, size);
+	CHECK(ok);
+	rd_close(f);
+	rd_destroy(r);
+	__atomic_store_n(&cs->delay_ms, 0, __ATOMIC_SEQ_CST);
+	CHECK(wait_blocks(c, 0) < 41);
+	bc_close(c);
+	close(src);
+	free(data);
+}
+
 /* Closing a file while its prefetch is in flight, then destroying. */
 static void test_close_early(void)
 {
@@ -694,6 +784,7 @@ int main(int argc, char **argv)
 	test_estale();
 	test_errors_latency();
 	test_cache_reuse();
+	test_warm();
 	test_close_early();
 	os_destroy(&cs->base);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
