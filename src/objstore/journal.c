@@ -117,6 +117,9 @@ int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out)
 	int err = buf_appendf(out, REC_MAGIC "\npid %ld\nstart %llu\n", (long)r->pid, r->start);
 	size_t i;
 
+	if (!err && r->pidns)
+		err = buf_appendf(out, "pidns %llu\n", r->pidns);
+
 	for (i = 0; i < 5 && !err; i++) {
 		err = buf_appendf(out, "%s ", names[i]);
 		if (!err)
@@ -146,6 +149,10 @@ static int parse_line(const char *line, size_t len, struct os_journal_rec *r)
 	if (n == 5 && !memcmp(line, "start", 5)) {
 		r->start = strtoull(sp + 1, &end, 10);
 		return end == line + len && end > sp + 1 ? 0 : EINVAL;
+	}
+	if (n == 5 && !memcmp(line, "pidns", 5)) {
+		r->pidns = strtoull(sp + 1, &end, 10);
+		return end == line + len && r->pidns ? 0 : EINVAL;
 	}
 	if (n == 4 && !memcmp(line, "host", 4))
 		slot = &r->host;
@@ -259,6 +266,24 @@ static char *boot_id(void)
 	return buf_detach(&b);
 }
 
+/* The inode of our PID namespace (0: unknown); EIO when /proc belongs to
+ * another PID namespace (/proc/self is not getpid()): every PID read there
+ * would name some other process. */
+static int pid_namespace(unsigned long long *ns)
+{
+	char link[64];
+	ssize_t n = readlink("/proc/self", link, sizeof(link) - 1);
+	struct stat st;
+
+	if (n <= 0)
+		return EIO;
+	link[n] = '\0';
+	if (strtol(link, NULL, 10) != (long)getpid())
+		return EIO;
+	*ns = stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+	return 0;
+}
+
 int os_journal_self(struct os_journal_rec *r)
 {
 	char host[256] = "";
@@ -266,7 +291,7 @@ int os_journal_self(struct os_journal_rec *r)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		strcpy(host, "localhost");
 	r->pid = getpid();
-	if (proc_start(r->pid, &r->start))
+	if (pid_namespace(&r->pidns) || proc_start(r->pid, &r->start))
 		return EIO;
 	r->host = strdup(host);
 	r->boot_id = boot_id();
@@ -288,6 +313,8 @@ bool os_journal_owner_gone(const struct os_journal_rec *r)
 		gone = true;		/* every process of that boot ended */
 		goto out_release;
 	}
+	if (r->pidns && self.pidns && r->pidns != self.pidns)
+		goto out_release;	/* its PIDs mean nothing here */
 	err = proc_start(r->pid, &start);
 	gone = err == ENOENT || (!err && start != r->start);
 out_release:

@@ -19,6 +19,7 @@
  *   lithfs-upload 1
  *   host node7
  *   boot 2f1d...          (/proc/sys/kernel/random/boot_id)
+ *   pidns 4026531836      (inode of /proc/self/ns/pid; optional, 0: unknown)
  *   pid 4242
  *   start 123456          (clock ticks after boot)
  *   store s3:http://127.0.0.1:7480/bucket
@@ -41,6 +42,7 @@ struct objstore;
 struct os_journal_rec {
 	char *host;			/* owned, each string below too */
 	char *boot_id;
+	unsigned long long pidns;	/* 0: unknown (older records) */
 	pid_t pid;
 	unsigned long long start;	/* /proc/PID/stat field 22 */
 	char *store;			/* os_id() of the store */
@@ -49,8 +51,8 @@ struct os_journal_rec {
 };
 void os_journal_rec_release(struct os_journal_rec *r);
 
-/* The owner fields (host, boot_id, pid, start) of the calling process.
- * 0 or ENOMEM/EIO (no /proc). */
+/* The owner fields (host, boot_id, pidns, pid, start) of the calling
+ * process. 0 or ENOMEM/EIO (no /proc, or a /proc of another PID namespace). */
 int os_journal_self(struct os_journal_rec *r);
 /* Appends r as record text to out. 0 or ENOMEM. */
 int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out);
@@ -58,8 +60,9 @@ int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out);
  * record) or ENOMEM; on error r holds nothing. */
 int os_journal_rec_parse(const char *text, struct os_journal_rec *r);
 /* True only when the owner of r is certainly gone: same host and another
- * boot, or no process r->pid, or one started at another time. A record of
- * another host is never "gone": we cannot tell. */
+ * boot, or (same PID namespace) no process r->pid, or one started at another
+ * time. A record of another host or of another PID namespace of this boot is
+ * never "gone": we cannot tell. */
 bool os_journal_owner_gone(const struct os_journal_rec *r);
 
 /* The journal directory: $LITHFS_JOURNAL_DIR, else /var/lib/lithfs/uploads

@@ -1,7 +1,7 @@
 /*
  * test_journal.c - the multipart-upload journal (journal.c): the record
  * format, owner liveness (a gone PID, a reused PID, another boot, another
- * host), and the wrapper over a local store in a temporary directory: a
+ * host, another PID namespace, a /proc of another PID namespace), and the wrapper over a local store in a temporary directory: a
  * record per upload while it runs, none after complete/abort, and recovery
  * that aborts exactly the uploads of gone owners of this store.
  */
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ static void test_format(void)
 	CHECK_STR(p.store, r.store);
 	CHECK_STR(p.host, r.host);
 	CHECK_STR(p.boot_id, r.boot_id);
-	CHECK(p.pid == r.pid && p.start == r.start);
+	CHECK(p.pid == r.pid && p.start == r.start && p.pidns == r.pidns && p.pidns);
 	os_journal_rec_release(&p);
 
 	b.data[b.len - 1] = '\0';	/* torn: last line without its newline */
@@ -98,7 +99,48 @@ static void test_owner(void)
 	r.host = (char *)"some-other-host.invalid";	/* not ours to judge */
 	CHECK(!os_journal_owner_gone(&r));
 	r.host = keep;
+	r.pidns++;		/* a dead PID of another PID namespace: unknown */
+	CHECK(!os_journal_owner_gone(&r));
+	r.pidns = 0;		/* a record without pidns: judged by the PID */
+	CHECK(os_journal_owner_gone(&r));
 	os_journal_rec_release(&r);
+}
+
+/* In a new PID namespace whose /proc is still the parent's, PID 1 in /proc
+ * is the parent namespace's init: a record would name the wrong process, so
+ * the child must neither record nor judge. Needs CLONE_NEWPID (root or a
+ * user namespace); skipped silently without it. */
+static int foreign_proc_child(void)
+{
+	struct os_journal_rec r = { 0 };
+	int status = 0;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWPID) != 0)
+		return 0;
+	pid = fork();	/* PID 1 of the new namespace */
+	if (pid == 0) {
+		bool bad = os_journal_self(&r) != EIO;
+
+		r.pid = 42;	/* some PID: not judged either */
+		r.host = strdup("h");
+		r.boot_id = strdup("b");
+		_exit(bad || os_journal_owner_gone(&r) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 2;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
+static void test_foreign_proc(void)
+{
+	int status = 0;
+	pid_t pid = fork();	/* unshare there: our own later forks stay here */
+
+	if (pid == 0)
+		_exit(foreign_proc_child());
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* Number of record files ("u-*") in dir. */
@@ -308,6 +350,7 @@ int main(void)
 	snprintf(jdir, sizeof(jdir), "%s/state/lithfs/uploads", tmpdir);
 	test_format();
 	test_owner();
+	test_foreign_proc();
 	test_wrapper(jdir);
 	test_recovery(jdir);
 	test_unsafe_dir(jdir);
