@@ -16,9 +16,12 @@
  *   - every other op passes straight through.
  *   - journal_store_create recovers first: for each record of this store
  *     whose owner is gone (os_journal_owner_gone), AbortMultipartUpload
- *     (ENOENT counts as done) and unlink. The first abort that fails stops
- *     the recovery with one log line; the rest waits for the next start, so a
- *     dead endpoint costs one retry budget, not one per record.
+ *     (ENOENT counts as done) and unlink. Recovery runs inside every os_open
+ *     (each mount, mapdir and Slurm worker start), so it is bounded: it
+ *     aborts through the store UNDER the retry wrapper (one attempt each),
+ *     the first abort that fails stops it with one log line, and so does
+ *     RECOVER_BUDGET_MS spent; the rest waits for the next start. A dead
+ *     endpoint costs one request timeout, not a retry budget per record.
  * Two processes recovering at once both abort (the second finds no upload)
  * and both unlink: harmless. The wrapper sits on top of retry, so the
  * journal sees only the final outcome of each op.
@@ -44,6 +47,7 @@
 #define REC_MAX (16 * 1024)		/* a record is < 4 KiB: key <= 1 KiB, escaped */
 #define TMP_PREFIX ".tmp-"
 #define TMP_STALE_S 600			/* a torn temporary file older than this is junk */
+#define RECOVER_BUDGET_MS 5000		/* time one open may spend aborting */
 
 struct journal_store {
 	struct objstore base;
@@ -529,20 +533,36 @@ int os_journal_scan(const char *dir, os_journal_fn fn, void *arg)
 /* --- recovery --- */
 
 struct recovery {
-	struct objstore *inner;
+	struct objstore *raw;	/* the store under retry: one attempt per abort */
+	const char *id;		/* os_id() of the store */
+	struct timespec t0;
 	unsigned aborted;
-	bool stopped;		/* an abort failed: the rest waits for next time */
+	bool stopped;		/* an abort failed or time ran out: next time */
 };
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
 
 static int recover_one(void *arg, const char *path, const struct os_journal_rec *r)
 {
 	struct recovery *rc = arg;
 	int err;
 
-	if (rc->stopped || strcmp(r->store, os_id(rc->inner)) != 0 ||
-	    !os_journal_owner_gone(r))
+	if (rc->stopped || strcmp(r->store, rc->id) != 0 || !os_journal_owner_gone(r))
 		return 0;
-	err = os_mpu_abort(rc->inner, r->key, r->upload_id);
+	if (elapsed_ms(&rc->t0) > RECOVER_BUDGET_MS) {
+		log_msg(LOG_WARNING, "upload journal: recovery took over %d s: the uploads "
+			"left in %s by ended processes not aborted yet wait for the next start",
+			RECOVER_BUDGET_MS / 1000, rc->id);
+		rc->stopped = true;
+		return 0;
+	}
+	err = os_mpu_abort(rc->raw, r->key, r->upload_id);
 	if (err && err != ENOENT) {
 		log_msg(LOG_WARNING, "upload journal: cannot abort the upload of %s left by "
 			"process %ld (%s): trying again at the next start", r->key,
@@ -557,16 +577,17 @@ static int recover_one(void *arg, const char *path, const struct os_journal_rec 
 	return 0;
 }
 
-static int recover(struct objstore *inner, const char *dir)
+static int recover(struct objstore *raw, const char *dir)
 {
-	struct recovery rc = { inner, 0, false };
+	struct recovery rc = { raw, os_id(raw), { 0, 0 }, 0, false };
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &rc.t0);
 	err = os_journal_scan(dir, recover_one, &rc);
 	if (rc.aborted)
 		log_msg(LOG_NOTICE, "upload journal: aborted %u multipart upload%s left "
 			"in %s by ended processes", rc.aborted, rc.aborted == 1 ? "" : "s",
-			os_id(inner));
+			rc.id);
 	return err;
 }
 
@@ -696,7 +717,8 @@ static const struct objstore_ops journal_ops = {
 	.destroy = j_destroy,
 };
 
-int journal_store_create(struct objstore *inner, const char *dir, struct objstore **out)
+int journal_store_create(struct objstore *inner, struct objstore *raw, const char *dir,
+			 struct objstore **out)
 {
 	struct journal_store *js;
 	int err;
@@ -710,7 +732,7 @@ int journal_store_create(struct objstore *inner, const char *dir, struct objstor
 			strerror(err));
 		return 0;
 	}
-	err = recover(inner, dir);
+	err = recover(raw ? raw : inner, dir);
 	if (err)
 		log_msg(LOG_WARNING, "upload journal %s: %s", dir, strerror(err));
 	js = calloc(1, sizeof(*js));

@@ -78,9 +78,13 @@ int os_journal_scan(const char *dir, os_journal_fn fn, void *arg);
 
 /* Wraps inner (ownership taken, also on failure) in the journal of dir
  * (created 0700 when missing), after recovering the uploads of gone owners
- * recorded for this store. A journal that cannot be used (directory not
+ * recorded for this store. Recovery aborts through raw (borrowed; NULL:
+ * inner): the store under inner's retry wrapper, so that each abort is one
+ * attempt; it stops at the first failure or after a few seconds (the rest
+ * waits for the next open). A journal that cannot be used (directory not
  * ours, not writable) is logged in one line and left out: *out is inner
  * then, and the return value 0. Only ENOMEM fails. */
-int journal_store_create(struct objstore *inner, const char *dir, struct objstore **out);
+int journal_store_create(struct objstore *inner, struct objstore *raw, const char *dir,
+			 struct objstore **out);
 
 #endif

@@ -10,8 +10,8 @@
  * every backend, while parsing needs none.
  *
  * The upload journal (journal.h) sits on top, so it records what the caller
- * sees after retries, and its recovery aborts through the retry wrapper. It
- * is left out when LITHFS_JOURNAL_DIR is "off"; a journal directory that
+ * sees after retries; its recovery, which runs in every open, aborts through
+ * the store under retry (one attempt each, bounded in time). It is left out when LITHFS_JOURNAL_DIR is "off"; a journal directory that
  * cannot be used costs a warning, never the open.
  *
  * Timeouts left 0 in cfg come from the environment, in seconds (decimals
@@ -58,15 +58,16 @@ static int env_timeout(const char *name, int *ms, char *err, size_t errlen)
 	return 0;
 }
 
-/* Puts the upload journal of os_journal_default_dir() on top of *s. */
-static int journal_wrap(struct objstore **s)
+/* Puts the upload journal of os_journal_default_dir() on top of *s;
+ * recovery aborts through raw, the store under the retry wrapper. */
+static int journal_wrap(struct objstore **s, struct objstore *raw)
 {
 	char *dir = os_journal_default_dir();
 	int rc;
 
 	if (!dir)
 		return 0;	/* LITHFS_JOURNAL_DIR=off */
-	rc = journal_store_create(*s, dir, s);
+	rc = journal_store_create(*s, raw, dir, s);
 	free(dir);
 	return rc;
 }
@@ -76,7 +77,7 @@ int os_open(const struct os_source *src, const struct os_config *cfg,
 {
 	static const struct os_config defaults;
 	struct os_config c = cfg ? *cfg : defaults;
-	struct objstore *s;
+	struct objstore *s, *raw;
 	const char *faults;
 	int rc;
 
@@ -99,9 +100,10 @@ int os_open(const struct os_source *src, const struct os_config *cfg,
 		if (rc)
 			return rc;
 	}
+	raw = s;
 	rc = retry_store_create(s, &c, &s);
 	if (rc == 0)
-		rc = journal_wrap(&s);
+		rc = journal_wrap(&s, raw);
 	if (rc)
 		snprintf(err, errlen, "cannot set up the store: %s", strerror(rc));
 	else

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "objstore/journal.h"
 #include "objstore/objstore_impl.h"
+#include "objstore/source.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -202,7 +204,7 @@ static void test_wrapper(const char *jdir)
 	char *id = NULL, *id2 = NULL;
 	static char data[100] = "x";
 
-	CHECK_INT(journal_store_create(local_store(), jdir, &s), 0);
+	CHECK_INT(journal_store_create(local_store(), NULL, jdir, &s), 0);
 	if (!CHECK(s && !strcmp(s->ops->name, "journal")))
 		return;
 	CHECK(stat(jdir, &st) == 0 && (st.st_mode & 0777) == 0700);
@@ -283,7 +285,7 @@ static void test_recovery(const char *jdir)
 	put_record(jdir, "u-gone", &dead, os_id(s), "gone", "no-such-upload");
 	put_text(jdir, "u-torn", "lithfs-upload 1\npid 1", 21);
 
-	CHECK_INT(journal_store_create(s, jdir, &j), 0);
+	CHECK_INT(journal_store_create(s, NULL, jdir, &j), 0);
 	CHECK(!upload_listed(j, a));
 	CHECK(!upload_listed(j, b));
 	CHECK(upload_listed(j, c));
@@ -302,13 +304,76 @@ static void test_recovery(const char *jdir)
 	os_journal_rec_release(&reused);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Opens the local store through os_open (retry on, faults per spec) with the
+ * journal of jdir holding n records of dead owners; returns the seconds the
+ * open took. */
+static double open_with_dead_records(const char *jdir, int n, const char *faults)
+{
+	struct os_journal_rec dead = { 0 };
+	struct os_source src;
+	struct objstore *s = NULL;
+	char source[4200], name[32], err[256];
+	double t0;
+	int i;
+
+	snprintf(source, sizeof(source), "file://%s/bucket", tmpdir);
+	if (!CHECK_INT(os_source_parse(source, &src, err, sizeof(err)), 0))
+		return 0;
+	CHECK_INT(os_open(&src, NULL, &s, err, sizeof(err)), 0);	/* its id */
+	CHECK_INT(os_journal_self(&dead), 0);
+	dead.pid = dead_pid();
+	for (i = 0; i < n && s; i++) {
+		snprintf(name, sizeof(name), "u-dead%d", i);
+		put_record(jdir, name, &dead, os_id(s), "k", name);
+	}
+	os_destroy(s);
+	os_journal_rec_release(&dead);
+	setenv("LITHFS_FAULTS", faults, 1);
+	t0 = now_s();
+	CHECK_INT(os_open(&src, NULL, &s, err, sizeof(err)), 0);
+	t0 = now_s() - t0;
+	unsetenv("LITHFS_FAULTS");
+	os_destroy(s);
+	os_source_release(&src);
+	return t0;
+}
+
+/* Recovery runs in every open: an abort that fails is tried once (not
+ * through the retry wrapper's budget), and slow aborts stop after a few
+ * seconds; what is left waits for the next open. */
+static void test_bounded_recovery(void)
+{
+	char jdir[4200], cmd[4300];
+	double t;
+
+	snprintf(jdir, sizeof(jdir), "%s/j-bounded", tmpdir);
+	setenv("LITHFS_JOURNAL_DIR", jdir, 1);
+	t = open_with_dead_records(jdir, 3, "ops=mpu_abort,rate=1,kinds=5xx");
+	CHECK(t < 1.0);
+	CHECK_INT(count_records(jdir), 3);
+	t = open_with_dead_records(jdir, 30, "ops=mpu_abort,rate=1,kinds=delay,delay_ms=250");
+	CHECK(t > 4.5 && t < 6.5);
+	CHECK(count_records(jdir) > 0 && count_records(jdir) < 30);
+	unsetenv("LITHFS_JOURNAL_DIR");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", jdir);
+	CHECK_INT(system(cmd), 0);
+}
+
 /* A journal directory others may write is not used; the store still works. */
 static void test_unsafe_dir(const char *jdir)
 {
 	struct objstore *s = NULL;
 
 	CHECK_INT(chmod(jdir, 0777), 0);
-	CHECK_INT(journal_store_create(local_store(), jdir, &s), 0);
+	CHECK_INT(journal_store_create(local_store(), NULL, jdir, &s), 0);
 	CHECK(s && !strcmp(s->ops->name, "local"));
 	os_destroy(s);
 	CHECK_INT(chmod(jdir, 0700), 0);
@@ -354,6 +419,7 @@ int main(void)
 	test_wrapper(jdir);
 	test_recovery(jdir);
 	test_unsafe_dir(jdir);
+	test_bounded_recovery();
 	test_default_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
