@@ -42,7 +42,7 @@
  * Demand-fetched blocks are skipped (counted with bc_note_skipped()) when the
  * queue holds fill_limit bytes; prefetched and warm blocks never are: the
  * cache paces prefetch instead, which issues blocks only while the table and
- * the fill queue together stay under mem_limit + fill_limit. So a sequential
+ * the fill queue together stay under mem_limit. So a sequential
  * read stores every block, GETs never wait for the cache's disk, and memory
  * stays bounded. rd_destroy drains the queue. The cache can only make reads
  * faster: its failures are misses.
@@ -932,9 +932,9 @@ static uint64_t prefetch(struct rd *r, struct obj *o, uint64_t from, uint64_t to
 	for (idx = from; idx < to; idx++) {
 		if (table_find(r, o, idx))
 			continue;
-		/* the cache's pace: prefetched blocks waiting to be stored share
-		 * the memory of the table and the fill queue with it */
-		if (r->mem_used + r->fill_used + r->bs > r->mem_limit + r->fill_limit ||
+		/* the cache's pace: prefetched blocks waiting to be stored
+		 * share mem_limit with the table */
+		if (r->mem_used + r->fill_used + r->bs > r->mem_limit ||
 		    !mem_make_room(r, true))
 			break;
 		struct blk *b = blk_insert(r, o, idx);
