@@ -20,6 +20,8 @@ METRICS = [
     ("seq_remount", "(b) warm read after a remount", "MB/s", True),
     ("rand_cold", "(c) random 4 KiB reads, cold", "IOPS", True),
     ("rand_warm", "(c) random 4 KiB reads, warm (after the remount)", "IOPS", True),
+    ("seq_cached", "lithfs: share of the object in its cache after (a) + (b)", "%", True),
+    ("rand_cached", "lithfs: share of the object in its cache after (c) cold", "%", True),
     ("write", "(d) sequential write of 1 GiB (until complete in S3)", "MB/s", True),
     ("write_close", "(d) the same, until close() returned", "MB/s", True),
     ("small_create", "(e) create 1,000 files of 4 KiB (until in S3)", "s", False),

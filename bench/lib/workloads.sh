@@ -80,6 +80,17 @@ timed_fio() {
 	fi
 }
 
+# cached_pct METRIC RUN CACHE: record how much of the object lithfs's cache in CACHE
+# holds (percent of SIZE; blocks the reader could not store in time are missing)
+cached_pct() {
+	local bytes
+	[ -x "$LITHFS_BUILD/lithfs" ] || return 0
+	bytes=$("$LITHFS_BUILD/lithfs" cache stats --dir "$3" --json 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes"])') ||
+		{ note "lithfs run $2 $1: no cache stats"; return 0; }
+	record "$1" lithfs "$2" "$(awk -v b="$bytes" -v s="$SIZE" 'BEGIN { printf "%.1f\n", 100 * b / s }')"
+}
+
 # ---------------------------------------------------------------------- the limit
 w_curl() {	# w_curl RUN: one GET, and 8 ranged GETs in parallel, of the big object
 	local run=$1 t0 t1 part i pids=() bad=0
@@ -107,6 +118,7 @@ w_seq() {
 	timed_read seq_cold "$fs" "$run" "$mnt/$BIGKEY"
 	timed_read seq_warm "$fs" "$run" "$mnt/$BIGKEY"
 	umount_rss rss_seq "$fs" "$run" "$mnt"
+	[ "$fs" = lithfs ] && cached_pct seq_cached "$run" "$cache"
 	fs_mount "$fs" "$mnt" "$cache" || { note "$fs run $run: remount failed"; return; }
 	timed_read seq_remount "$fs" "$run" "$mnt/$BIGKEY"
 	if [ "$run" = 1 ] && ! cmp -s "$mnt/$BIGKEY" "$DATA"; then
@@ -125,6 +137,7 @@ w_rand() {
 	mnt=$MNT cache=$CACHE
 	timed_fio rand_cold "$fs" "$run" "$mnt/$BIGKEY"
 	umount_rss rss_rand "$fs" "$run" "$mnt"
+	[ "$fs" = lithfs ] && cached_pct rand_cached "$run" "$cache"
 	rm -rf "$cache"
 }
 
