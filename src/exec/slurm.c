@@ -26,6 +26,7 @@
 #include "exec/loc_impl.h"
 #include "exec/planio.h"
 #include "exec/slurm.h"
+#include "objstore/awsconf.h"
 #include "objstore/source.h"
 #include "util/log.h"
 
@@ -89,22 +90,54 @@ static bool is_url(const char *spec)
 	return strncmp(spec, "s3://", 5) == 0 || strncmp(spec, "file://", 7) == 0;
 }
 
+/* The other location is an s3:// URL, which the workers (and this process)
+ * resolve from the environment: a mount of another endpoint or region
+ * cannot be served with it. 0 or EINVAL (told the user). */
+static int env_matches_mount(const struct loc_mount_cfg *mc)
+{
+	struct os_config cfg = { 0 };
+	struct awsconf ac;
+	char err[256];
+	int e = awsconf_resolve(&cfg, &ac, err, sizeof(err));
+
+	if (e) {
+		log_msg(LOG_ERR, "%s", err);
+		return EINVAL;
+	}
+	if (strcmp(ac.endpoint, mc->endpoint) != 0 ||
+	    (mc->region && strcmp(ac.region, mc->region) != 0)) {
+		log_msg(LOG_ERR, "one of IN and OUT is an s3:// URL of %s (region %s, from this "
+			"environment), the other is on a mount of %s (region %s): --backend slurm "
+			"needs one endpoint; name both as URLs or both as paths on mounts",
+			ac.endpoint, ac.region, mc->endpoint, mc->region ? mc->region : "?");
+		e = EINVAL;
+	}
+	awsconf_release(&ac);
+	return e;
+}
+
 /* Workers (sbatch --export=ALL) resolve the store from the environment:
  * give them the endpoint and region the mount resolved (its root's xattrs),
  * over whatever this environment says. IN and OUT on mounts of different
- * endpoints cannot both be served that way: EINVAL. */
-static int export_mount_cfg(const struct loc_mount_cfg *mc)
+ * endpoints or regions cannot both be served that way, nor a mount and an
+ * s3:// URL of different ones: EINVAL (told the user). */
+static int export_mount_cfg(const struct loc_mount_cfg *mc, bool other_is_url)
 {
-	static char *exported;	/* the endpoint set here (kept for the process) */
+	static char *exported, *exported_region;	/* kept for the process */
 
 	if (!mc->endpoint)
 		return 0;
-	if (exported && strcmp(exported, mc->endpoint) != 0) {
-		log_msg(LOG_ERR, "IN and OUT are on mounts of different endpoints (%s, %s): "
-			"--backend slurm needs one", exported, mc->endpoint);
+	if (other_is_url)
+		return env_matches_mount(mc);
+	if (exported && (strcmp(exported, mc->endpoint) != 0 ||
+			 strcmp(exported_region, mc->region ? mc->region : "") != 0)) {
+		log_msg(LOG_ERR, "IN and OUT are on mounts of different stores (%s region %s, "
+			"%s region %s): --backend slurm needs one endpoint and region", exported,
+			exported_region, mc->endpoint, mc->region ? mc->region : "");
 		return EINVAL;
 	}
-	if (!exported && !(exported = strdup(mc->endpoint)))
+	if (!exported && (!(exported = strdup(mc->endpoint)) ||
+			  !(exported_region = strdup(mc->region ? mc->region : ""))))
 		return ENOMEM;
 	if (setenv("AWS_ENDPOINT_URL_S3", mc->endpoint, 1) != 0 ||
 	    (mc->region && setenv("AWS_REGION", mc->region, 1) != 0))
@@ -112,20 +145,25 @@ static int export_mount_cfg(const struct loc_mount_cfg *mc)
 	return 0;
 }
 
-/* The s3:// URL of a path on a lithfs mount of an S3 store, or NULL. */
-static char *mount_url(const char *spec, bool output)
+/* The s3:// URL of a path on a lithfs mount of an S3 store into *url.
+ * 0, ENOENT (not such a path), EINVAL (told the user) or ENOMEM. */
+static int mount_url(const char *spec, bool output, bool other_is_url, char **url)
 {
 	struct os_source src = { 0 };
 	struct loc_mount_cfg mc = { 0 };
 	char *real = output ? loc_future_realpath(spec) : realpath(spec, NULL);
-	char *source = NULL, *key = NULL, *root = NULL, *url = NULL, err[256];
+	char *source = NULL, *key = NULL, *root = NULL, err[256];
+	int e = ENOENT;
 
+	*url = NULL;
 	if (real && loc_store_probe_mount(real, &source, &key, &root) == 0 && source &&
 	    os_source_parse(source, &src, err, sizeof(err)) == 0 && src.kind == OS_KIND_S3) {
 		loc_mount_cfg_read(root, &mc);
-		if (export_mount_cfg(&mc) == 0 &&
-		    asprintf(&url, "s3://%s/%s%s", src.bucket, src.prefix, key) < 0)
-			url = NULL;
+		e = export_mount_cfg(&mc, other_is_url);
+		if (!e && asprintf(url, "s3://%s/%s%s", src.bucket, src.prefix, key) < 0) {
+			*url = NULL;
+			e = ENOMEM;
+		}
 	}
 	loc_mount_cfg_release(&mc);
 	os_source_release(&src);
@@ -133,37 +171,47 @@ static char *mount_url(const char *spec, bool output)
 	free(root);
 	free(source);
 	free(key);
-	return url;
+	return e;
 }
 
-static char *store_url(const char *spec, bool output)
+/* The URL workers use for spec (other: the other of IN and OUT) into *url.
+ * 0, ENOENT (not in an object store), EINVAL (told the user) or ENOMEM. */
+static int store_url(const char *spec, bool output, const char *other, char **url)
 {
-	char *u = is_url(spec) ? strdup(spec) : mount_url(spec, output);
-	size_t n = u ? strlen(u) : 0;
+	size_t n;
+	int e = 0;
 
-	while (n > 5 && u[n - 1] == '/' && u[n - 2] != '/')
-		u[--n] = '\0';
-	return u;
+	if (is_url(spec))
+		*url = strdup(spec);
+	else
+		e = mount_url(spec, output, is_url(other), url);
+	if (!e && !*url)
+		e = ENOMEM;
+	n = *url ? strlen(*url) : 0;
+	while (n > 5 && (*url)[n - 1] == '/' && (*url)[n - 2] != '/')
+		(*url)[--n] = '\0';
+	return e;
 }
 
 int slurm_check(const char *in, const char *out, bool merge, bool custom_logs)
 {
-	char *in_url, *out_url;
-	int st = 0;
+	char *in_url = NULL, *out_url = NULL;
+	int e, st = 0;
 
 	if (merge || custom_logs) {
 		fprintf(stderr, "mapdir: --backend slurm does not support %s yet\n",
 			merge ? "--merge" : "--log-dir");
 		return EXIT_USAGE;
 	}
-	in_url = store_url(in, false);
-	out_url = store_url(out, true);
-	if (!in_url || !out_url) {
+	e = store_url(in, false, out, &in_url);
+	if (!e)
+		e = store_url(out, true, in, &out_url);
+	if (e == ENOENT)
 		fprintf(stderr, "mapdir: --backend slurm needs IN and OUT in an object store "
 			"(s3:// URLs or paths on a lithfs mount of an S3 bucket): %s is not\n",
 			in_url ? out : in);
+	if (e)
 		st = EXIT_USAGE;
-	}
 	free(in_url);
 	free(out_url);
 	return st;
@@ -580,14 +628,15 @@ static int worker_urls(struct coord *c, const char *in, const char *out)
 	const struct plan *p = c->io->plan;
 	char *full = p->inputs.n == 1 ? loc_full_name(c->io->in, p->inputs.v[0].rel) : NULL;
 	char *slash;
+	int e = store_url(in, false, out, &c->in_url);
 
-	c->in_url = store_url(in, false);
-	c->out_url = store_url(out, true);
-	if (c->in_url && full && strcmp(full, loc_name(c->io->in)) == 0 &&
+	if (!e)
+		e = store_url(out, true, in, &c->out_url);
+	if (!e && c->in_url && full && strcmp(full, loc_name(c->io->in)) == 0 &&
 	    (slash = strrchr(c->in_url, '/')) != NULL && slash > c->in_url + 5)
 		*slash = '\0';
 	free(full);
-	return c->in_url && c->out_url ? 0 : ENOMEM;
+	return e;
 }
 
 static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };

@@ -3,7 +3,9 @@
 # a lithfs mount of radosgw: the coordinator must find the bucket behind the
 # mount and hand the workers its s3:// URL and endpoint (they use no mount, and
 # the environment names a wrong endpoint); a single-object
-# IN works too. 77 without SLURM_CONF or S3_ENDPOINT.
+# IN works too. An s3:// URL (this environment's endpoint) with a path on a
+# mount of another endpoint is refused in one line: the workers would read
+# the URL from the mount's endpoint. 77 without SLURM_CONF or S3_ENDPOINT.
 set -u
 [ -n "${SLURM_CONF:-}" ] || { echo "SKIP: no SLURM_CONF (tests/start-slurm.sh)"; exit 77; }
 LITHFS_BACKEND=s3
@@ -43,6 +45,16 @@ expect_eq "$sum" 30000 "wc -l of the chunks of nums.txt"
 md one --backend slurm md5sum "$M/in/sub/rows.txt" "$M/one" ||
 	fail "one object as IN: $(tail -3 "$TMPDIR/one.err")"
 expect_eq "$(oob_get one/rows.txt)" "$(md5sum <"$D/sub/rows.txt")" "md5sum of one object"
+
+# IN as a URL resolves to 127.0.0.1:9 here; OUT's mount is radosgw.
+timeout 60 "$MAPDIR" --no-progress --backend slurm wc -l "s3://$BUCKET/in" "$M/mixed" \
+	>"$TMPDIR/mixed.out" 2>"$TMPDIR/mixed.err"
+rc=$?
+expect_eq "$rc" 2 "exit status of a URL and a mount of another endpoint"
+grep -q "needs one endpoint" "$TMPDIR/mixed.err" ||
+	fail "no clear message for a URL and a mount of another endpoint: $(cat "$TMPDIR/mixed.err")"
+expect_eq "$(grep -c . "$TMPDIR/mixed.err")" 1 "lines of that message"
+[ -z "$(ls "$M/mixed" 2>/dev/null)" ] || fail "outputs written under mixed/"
 
 mount_stop "$M"
 echo "PASS mapdir-slurm-mount"
