@@ -8,6 +8,11 @@
  * readdir + stat, ranged GETs through the shared LMDB block cache (struct rd)
  * instead of FUSE reads. If the store cannot be opened from here (different
  * credentials, say) mapdir falls back to plain file access through the mount.
+ * The mount's source field and root xattrs are written by whoever runs its
+ * daemon, and mapdir would act on them with OUR credentials (write outputs
+ * to the bucket and endpoint they name): only mounts of our own user or of
+ * root (mountinfo's user_id=, set by the kernel/fusermount, not the daemon)
+ * are taken as lithfs mounts; others are used as plain directories.
  *
  * Inputs: every key under the prefix except "directory" markers (keys ending
  * in '/'); when nothing is listed and the prefix names one object, that
@@ -449,13 +454,13 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* Fields of one mountinfo line: mount point, fstype, source. */
-static int mountinfo_fields(char *line, char **mp, char **type, char **src)
+/* Fields of one mountinfo line: mount point, fstype, source, super options. */
+static int mountinfo_fields(char *line, char **mp, char **type, char **src, char **opts)
 {
 	char *save = NULL, *tok;
 	int i = 0, after_dash = -1;
 
-	*mp = *type = *src = NULL;
+	*mp = *type = *src = *opts = NULL;
 	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
 		if (i == 4)
 			*mp = tok;
@@ -465,18 +470,41 @@ static int mountinfo_fields(char *line, char **mp, char **type, char **src)
 			*type = tok;
 		else if (after_dash >= 0 && i == after_dash + 2)
 			*src = tok;
+		else if (after_dash >= 0 && i == after_dash + 3)
+			*opts = tok;
 	}
-	if (!*mp || !*type || !*src)
+	if (!*mp || !*type || !*src || !*opts)
 		return EINVAL;
 	unescape(*mp);
 	unescape(*src);
 	return 0;
 }
 
+/* A lithfs mount whose daemon we trust: user_id= (the mounting user) is us
+ * or root. */
+static bool lithfs_mount_ours(const char *type, const char *opts)
+{
+	const char *u = strstr(opts, "user_id=");
+	unsigned long uid;
+	char *end;
+
+	if (strcmp(type, "fuse.lithfs") != 0 || !u || (u != opts && u[-1] != ','))
+		return false;
+	uid = strtoul(u + 8, &end, 10);
+	if (end == u + 8 || (*end != ',' && *end != '\0'))
+		return false;
+	if (uid != 0 && uid != (unsigned long)geteuid()) {
+		log_msg(LOG_NOTICE, "a lithfs mount of user %lu: used as a plain directory, "
+			"not as the store its daemon names", uid);
+		return false;
+	}
+	return true;
+}
+
 int loc_store_probe_mount(const char *path, char **source, char **key, char **root)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *mp, *type, *src;
+	char *line = NULL, *mp, *type, *src, *opts;
 	size_t cap = 0, best = 0;
 	bool lithfs = false;
 
@@ -486,7 +514,7 @@ int loc_store_probe_mount(const char *path, char **source, char **key, char **ro
 	while (getline(&line, &cap, f) > 0) {
 		size_t n;
 
-		if (mountinfo_fields(line, &mp, &type, &src))
+		if (mountinfo_fields(line, &mp, &type, &src, &opts))
 			continue;
 		n = strcmp(mp, "/") == 0 ? 0 : strlen(mp);
 		if (strncmp(path, mp, n) != 0 || (path[n] != '/' && path[n] != '\0'))
@@ -494,7 +522,7 @@ int loc_store_probe_mount(const char *path, char **source, char **key, char **ro
 		if (n < best)
 			continue;
 		best = n;	/* the deepest mount holding path wins (later ones shadow) */
-		lithfs = strcmp(type, "fuse.lithfs") == 0;
+		lithfs = lithfs_mount_ours(type, opts);
 		free(*source);
 		free(*key);
 		*source = strdup(src);
