@@ -1,16 +1,25 @@
 #!/bin/bash
 # tests/ci.sh - the whole CI flow, from a fresh clone on Debian 12, as root:
-#   deps (tests/install-deps.sh --tests) -> ./autogen.sh -> configure --enable-werror
-#   in build/ (out of tree) -> make -k -j2, then make -k -j2 check-programs -> start radosgw
-#   and Slurm -> make check-run (tests/run)
-# and ends with the suite's closing line "N passed, N failed[, N skipped]". Exits
-# non-zero when any phase or any test fails; a build failure still runs the suite (the
-# unit tests that did not build fail as "not built"). Each phase prints its duration.
+#   deps (tests/install-deps.sh --tests) -> ./autogen.sh -> configure two out-of-tree
+#   builds: build/ (--enable-werror) and build/sanitize/ (--enable-werror
+#   --enable-sanitize: ASan+UBSan, no recovery) -> in each, make -k -j2, then make -k -j2
+#   check-programs -> start radosgw and Slurm -> the whole suite twice (tests/run):
+#     check      in build/, every test but integ/sanitize-unit (the next pass covers it);
+#                memcheck-unit runs every unit test under valgrind here
+#     check-san  in build/sanitize/: every unit and integration test again (mounts,
+#                mapdir, Slurm) with every binary sanitized; not integ/memcheck-unit
+#                (valgrind cannot run ASan code), integ/sanitize-unit (it is this) or
+#                integ/fuzz (it builds its own clang ASan+UBSan targets: once is enough)
+#   Any sanitizer report of any process a test starts fails that test (tests/run).
+# Ends with the closing line of both passes together, "N passed, N failed[, N skipped]"
+# (each pass's own line is printed before it). Exits non-zero when any phase or any
+# test fails; a build failure still runs the suite (the unit tests that did not build
+# fail as "not built"). Each phase prints its duration.
 #
 # usage: [CI=true] bash tests/ci.sh        (.ci/run calls it)
 # env:
 #   LITHFS_CI_BUILD     build directory (default: build/ in the repo)
-#   LITHFS_CI_SANITIZE=1  configure with --enable-sanitize (ASan+UBSan) as well
+#   LITHFS_CI_SANITIZE=0  no sanitized build and pass (then check runs sanitize-unit)
 #   LITHFS_CI_BUDGET    seconds the whole run may take (5400); the suite gets what is
 #                       left minus 120 s, and tests that would start after that fail
 #                       as "not run", so the run ends with a verdict instead of a kill
@@ -81,19 +90,26 @@ fi
 phase deps bash tests/install-deps.sh --tests || exit
 [ -c /dev/fuse ] && command -v fusermount3 >/dev/null || say "WARNING: no /dev/fuse or fusermount3: FUSE tests will skip (a failure under CI=true)"
 phase autogen ./autogen.sh || exit
-mkdir -p "$BUILD"
-CONF_ARGS=(--enable-werror)
-[ "${LITHFS_CI_SANITIZE:-0}" = 1 ] && CONF_ARGS+=(--enable-sanitize)
-configure_build() { (cd "$BUILD" && "$ROOT/configure" -q "${CONF_ARGS[@]}"); }
+SANITIZE=${LITHFS_CI_SANITIZE:-1}
+SAN_BUILD=$BUILD/sanitize	# where integ/sanitize-unit.sh builds too
+BUILDS=("$BUILD")
+[ "$SANITIZE" = 0 ] || BUILDS+=("$SAN_BUILD")
+configure_build() {
+	mkdir -p "$BUILD" && (cd "$BUILD" && "$ROOT/configure" -q --enable-werror) || return
+	[ "$SANITIZE" = 0 ] ||
+		{ mkdir -p "$SAN_BUILD" && (cd "$SAN_BUILD" && "$ROOT/configure" -q --enable-werror --enable-sanitize); }
+}
 phase configure configure_build || exit
 # -k: a module that does not build must not hide the other modules' test results;
 # the runner fails each declared unit test that was not built, and the run fails.
 # Two make runs, one after the other: `all` recurses into a sub-make, so building it and
 # check-programs in one parallel run would compile shared objects twice at once.
 build() {
-	local rc=0
-	make -C "$BUILD" -k -j2 all || rc=$?
-	make -C "$BUILD" -k -j2 check-programs || rc=$?
+	local rc=0 b
+	for b in "${BUILDS[@]}"; do
+		make -C "$b" -k -j2 all || rc=$?
+		make -C "$b" -k -j2 check-programs || rc=$?
+	done
 	return $rc
 }
 build_rc=0
@@ -115,13 +131,28 @@ phase slurm bash tests/start-slurm.sh "$SLURM_DIR" || exit
 
 export LITHFS_SUITE_DEADLINE=$((T_START + BUDGET - 120))
 mkdir -p "$BUILD/tests"
-rm -f "$BUILD/tests/closing-line"
-check() {
-	local rc=0
-	make -C "$BUILD" check-run 2>&1 | tee "$BUILD/tests/check.out" || rc=$?
-	grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$BUILD/tests/check.out" \
-		| tail -n 1 > "$BUILD/tests/closing-line" || true
+rm -f "$BUILD/tests/closing-line" "$BUILD/tests/passes"
+# run_suite BUILD EXCLUDE: the suite in BUILD without the tests EXCLUDE matches; its
+# closing line is added to $BUILD/tests/passes, and closing-line sums them up
+run_suite() {
+	local b=$1 rc=0 out=$1/tests/check.out
+	mkdir -p "$b/tests"
+	LITHFS_TEST_EXCLUDE=$2 make -C "$b" check-run 2>&1 | tee "$out" || rc=$?
+	grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -n 1 |
+		sed "s|\$| (${b#"$ROOT"/})|" >>"$BUILD/tests/passes" || true
+	awk '{ p += $1; f += $3; s += $5 } END {
+		printf "%d passed, %d failed", p, f; if (s) printf ", %d skipped", s; print "" }' \
+		"$BUILD/tests/passes" >"$BUILD/tests/closing-line"
 	return $rc
 }
-phase check check || exit
+check_rc=0
+if [ "$SANITIZE" = 0 ]; then
+	phase check run_suite "$BUILD" "" || check_rc=$?
+else
+	phase check run_suite "$BUILD" "integ/sanitize-unit" || check_rc=$?
+	phase check-san run_suite "$SAN_BUILD" \
+		"integ/sanitize-unit integ/memcheck-unit integ/fuzz" || check_rc=$?
+fi
+[ -s "$BUILD/tests/passes" ] && { say "passes:"; sed 's/^/    /' "$BUILD/tests/passes"; }
+[ $check_rc = 0 ] || exit "$check_rc"
 [ $build_rc = 0 ] || { say "the build failed (see phase build above)"; exit "$build_rc"; }
