@@ -47,7 +47,8 @@
 #define REC_MAX (16 * 1024)		/* a record is < 4 KiB: key <= 1 KiB, escaped */
 #define TMP_PREFIX ".tmp-"
 #define TMP_STALE_S 600			/* a torn temporary file older than this is junk */
-#define RECOVER_BUDGET_MS 5000		/* time one open may spend aborting */
+#define RECOVER_BUDGET_MS 5000
+#define BOOT_UNKNOWN "unknown"		/* boot_id unreadable: judged by PID alone */		/* time one open may spend aborting */
 
 struct journal_store {
 	struct objstore base;
@@ -108,6 +109,7 @@ void os_journal_rec_release(struct os_journal_rec *r)
 {
 	free(r->host);
 	free(r->boot_id);
+	free(r->machine_id);
 	free(r->store);
 	free(r->key);
 	free(r->upload_id);
@@ -116,15 +118,15 @@ void os_journal_rec_release(struct os_journal_rec *r)
 
 int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out)
 {
-	const char *const names[] = { "host", "boot", "store", "key", "upload" };
-	const char *const values[] = { r->host, r->boot_id, r->store, r->key, r->upload_id };
+	const char *const names[] = { "host", "boot", "store", "key", "upload", "machine" };
+	const char *const values[] = { r->host, r->boot_id, r->store, r->key, r->upload_id,
+				       r->machine_id };
 	int err = buf_appendf(out, REC_MAGIC "\npid %ld\nstart %llu\n", (long)r->pid, r->start);
 	size_t i;
 
 	if (!err && r->pidns)
 		err = buf_appendf(out, "pidns %llu\n", r->pidns);
-
-	for (i = 0; i < 5 && !err; i++) {
+	for (i = 0; i < (r->machine_id ? 6u : 5u) && !err; i++) {	/* machine: optional */
 		err = buf_appendf(out, "%s ", names[i]);
 		if (!err)
 			err = escape_value(out, values[i] ? values[i] : "");
@@ -168,6 +170,8 @@ static int parse_line(const char *line, size_t len, struct os_journal_rec *r)
 		slot = &r->key;
 	else if (n == 6 && !memcmp(line, "upload", 6))
 		slot = &r->upload_id;
+	else if (n == 7 && !memcmp(line, "machine", 7))
+		slot = &r->machine_id;
 	if (!slot || *slot)
 		return EINVAL;		/* unknown or repeated */
 	v = unescape_value(sp + 1, len - n - 1);
@@ -257,17 +261,25 @@ static int proc_start(pid_t pid, unsigned long long *start)
 	return err;
 }
 
-static char *boot_id(void)
+/* The first line of a small system file, or NULL. */
+static char *first_line(const char *path)
 {
 	struct buf b = BUF_INIT;
 
-	if (read_file("/proc/sys/kernel/random/boot_id", &b, 128)) {
+	if (read_file(path, &b, 128) || !b.len) {
 		buf_release(&b);
-		return strdup("unknown");
+		return NULL;
 	}
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
 		b.data[--b.len] = '\0';
 	return buf_detach(&b);
+}
+
+static char *boot_id(void)
+{
+	char *id = first_line("/proc/sys/kernel/random/boot_id");
+
+	return id ? id : strdup(BOOT_UNKNOWN);
 }
 
 /* The inode of our PID namespace (0: unknown); EIO when /proc belongs to
@@ -299,6 +311,7 @@ int os_journal_self(struct os_journal_rec *r)
 		return EIO;
 	r->host = strdup(host);
 	r->boot_id = boot_id();
+	r->machine_id = first_line("/etc/machine-id");
 	return r->host && r->boot_id ? 0 : ENOMEM;
 }
 
@@ -311,9 +324,11 @@ bool os_journal_owner_gone(const struct os_journal_rec *r)
 
 	if (os_journal_self(&self))
 		goto out_release;
-	if (strcmp(self.host, r->host) != 0)
+	if (strcmp(self.host, r->host) != 0 ||
+	    (self.machine_id && r->machine_id && strcmp(self.machine_id, r->machine_id)))
 		goto out_release;	/* another host's: not ours to judge */
-	if (strcmp(self.boot_id, r->boot_id) != 0) {
+	if (strcmp(self.boot_id, r->boot_id) != 0 && strcmp(self.boot_id, BOOT_UNKNOWN) != 0 &&
+	    strcmp(r->boot_id, BOOT_UNKNOWN) != 0) {
 		gone = true;		/* every process of that boot ended */
 		goto out_release;
 	}

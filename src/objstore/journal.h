@@ -20,6 +20,7 @@
  *   host node7
  *   boot 2f1d...          (/proc/sys/kernel/random/boot_id)
  *   pidns 4026531836      (inode of /proc/self/ns/pid; optional, 0: unknown)
+ *   machine 3d12...       (/etc/machine-id; optional)
  *   pid 4242
  *   start 123456          (clock ticks after boot)
  *   store s3:http://127.0.0.1:7480/bucket
@@ -41,7 +42,8 @@ struct objstore;
 
 struct os_journal_rec {
 	char *host;			/* owned, each string below too */
-	char *boot_id;
+	char *boot_id;			/* "unknown" when unreadable */
+	char *machine_id;		/* /etc/machine-id; NULL: unknown */
 	unsigned long long pidns;	/* 0: unknown (older records) */
 	pid_t pid;
 	unsigned long long start;	/* /proc/PID/stat field 22 */
@@ -51,7 +53,7 @@ struct os_journal_rec {
 };
 void os_journal_rec_release(struct os_journal_rec *r);
 
-/* The owner fields (host, boot_id, pidns, pid, start) of the calling
+/* The owner fields (host, boot_id, machine_id, pidns, pid, start) of the calling
  * process. 0 or ENOMEM/EIO (no /proc, or a /proc of another PID namespace). */
 int os_journal_self(struct os_journal_rec *r);
 /* Appends r as record text to out. 0 or ENOMEM. */
@@ -60,9 +62,11 @@ int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out);
  * record) or ENOMEM; on error r holds nothing. */
 int os_journal_rec_parse(const char *text, struct os_journal_rec *r);
 /* True only when the owner of r is certainly gone: same host and another
- * boot, or (same PID namespace) no process r->pid, or one started at another
- * time. A record of another host or of another PID namespace of this boot is
- * never "gone": we cannot tell. */
+ * boot (both boot ids known), or (same PID namespace) no process r->pid, or
+ * one started at another time. A record of another host (host name, or
+ * machine id when both are known: two hosts with one name sharing a home
+ * directory) or of another PID namespace of this boot is never "gone": we
+ * cannot tell. */
 bool os_journal_owner_gone(const struct os_journal_rec *r);
 
 /* The journal directory: $LITHFS_JOURNAL_DIR, else /var/lib/lithfs/uploads

@@ -47,6 +47,7 @@ static void test_format(void)
 	CHECK_STR(p.host, r.host);
 	CHECK_STR(p.boot_id, r.boot_id);
 	CHECK(p.pid == r.pid && p.start == r.start && p.pidns == r.pidns && p.pidns);
+	CHECK(!r.machine_id || !strcmp(p.machine_id, r.machine_id));
 	os_journal_rec_release(&p);
 
 	b.data[b.len - 1] = '\0';	/* torn: last line without its newline */
@@ -94,6 +95,8 @@ static void test_owner(void)
 	keep = r.boot_id;
 	r.boot_id = (char *)"00000000-another-boot";
 	CHECK(os_journal_owner_gone(&r));
+	r.boot_id = (char *)"unknown";	/* unreadable there: judged by the PID */
+	CHECK(!os_journal_owner_gone(&r));
 	r.boot_id = keep;
 	r.pid = dead_pid();
 	CHECK(os_journal_owner_gone(&r));
@@ -101,6 +104,10 @@ static void test_owner(void)
 	r.host = (char *)"some-other-host.invalid";	/* not ours to judge */
 	CHECK(!os_journal_owner_gone(&r));
 	r.host = keep;
+	keep = r.machine_id;	/* another machine of the same host name */
+	r.machine_id = (char *)"0123456789abcdef0123456789abcdef";
+	CHECK(!keep || !os_journal_owner_gone(&r));
+	r.machine_id = keep;
 	r.pidns++;		/* a dead PID of another PID namespace: unknown */
 	CHECK(!os_journal_owner_gone(&r));
 	r.pidns = 0;		/* a record without pidns: judged by the PID */
