@@ -751,9 +751,9 @@ int journal_store_create(struct objstore *inner, struct objstore *raw, const cha
 	if (err)
 		log_msg(LOG_WARNING, "upload journal %s: %s", dir, strerror(err));
 	js = calloc(1, sizeof(*js));
-	if (js) {
+	if (js) {	/* absolute: a daemon's cwd becomes "/" after this */
 		js->base.id = strdup(os_id(inner));
-		js->dir = strdup(dir);
+		js->dir = dir[0] == '/' ? strdup(dir) : realpath(dir, NULL);
 	}
 	if (!js || !js->base.id || !js->dir) {
 		if (js) {

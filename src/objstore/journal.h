@@ -85,7 +85,8 @@ int os_journal_scan(const char *dir, os_journal_fn fn, void *arg);
  * recorded for this store. Recovery aborts through raw (borrowed; NULL:
  * inner): the store under inner's retry wrapper, so that each abort is one
  * attempt; it stops at the first failure or after a few seconds (the rest
- * waits for the next open). A journal that cannot be used (directory not
+ * waits for the next open). A relative dir is made absolute here (a
+ * daemon's cwd changes later). A journal that cannot be used (directory not
  * ours, not writable) is logged in one line and left out: *out is inner
  * then, and the return value 0. Only ENOMEM fails. */
 int journal_store_create(struct objstore *inner, struct objstore *raw, const char *dir,

@@ -374,7 +374,8 @@ static void test_bounded_recovery(void)
 	CHECK_INT(system(cmd), 0);
 }
 
-/* A journal directory others may write is not used; the store still works. */
+/* A journal directory others may write is not used; the store still works.
+ * A relative one is used, made absolute. */
 static void test_unsafe_dir(const char *jdir)
 {
 	struct objstore *s = NULL;
@@ -384,6 +385,20 @@ static void test_unsafe_dir(const char *jdir)
 	CHECK(s && !strcmp(s->ops->name, "local"));
 	os_destroy(s);
 	CHECK_INT(chmod(jdir, 0700), 0);
+	CHECK_INT(chdir(tmpdir), 0);	/* a relative dir: a daemon's cwd becomes "/" */
+	CHECK_INT(journal_store_create(local_store(), NULL, "rel/j", &s), 0);
+	CHECK_INT(chdir("/"), 0);
+	if (CHECK(s && !strcmp(s->ops->name, "journal"))) {
+		char *id = NULL, rel[4200];
+
+		snprintf(rel, sizeof(rel), "%s/rel/j", tmpdir);
+		CHECK_INT(os_mpu_create(s, "rel", NULL, &id), 0);
+		CHECK_INT(count_records(rel), 1);
+		CHECK_INT(os_mpu_abort(s, "rel", id), 0);
+		CHECK_INT(count_records(rel), 0);
+		free(id);
+	}
+	os_destroy(s);
 }
 
 static void test_default_dir(void)
