@@ -55,9 +55,11 @@
  * f->rd_mu guards the lazily opened reader handle. Order: mu, rw, rd_mu.
  *
  * Memory. Upload buffers are reserved from one budget per process (one mount
- * per process), in part_size units; uploads read from the staging file hold
- * no buffers (their parts are mapped) but reserve the same share. os_upload holds at most (max_inflight + 1) parts, so a file
- * uploads with up to upload_parallel + 1 parts of memory. A streaming upload
+ * per process), in part_size units. A memory os_upload holds at most
+ * (max_inflight + 1) parts (or one larger part), so a file uploads with up to
+ * upload_parallel + 1 parts of memory; uploads read from the staging file
+ * hold no buffers (their parts are mapped) but reserve the same share, which
+ * bounds the streams running at once. A streaming upload
  * takes as many as fit, and does not start when fewer than 2 fit (the file is
  * then uploaded at flush); a flush takes as many as fit but at least 2, so it
  * never waits for another file's stream to end (the budget can be exceeded by
