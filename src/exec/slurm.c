@@ -116,6 +116,29 @@ static int env_matches_mount(const struct loc_mount_cfg *mc)
 	return e;
 }
 
+/* Workers resolve the addressing style from their AWS profile (there is no
+ * environment variable for it): one warning when the mount uses another
+ * (mount.lithfs -o path_style / virtual_host do not reach them). */
+static void warn_addressing(const struct loc_mount_cfg *mc)
+{
+	static bool warned;
+	struct os_config cfg = { 0 };
+	struct awsconf ac;
+	const char *theirs;
+	char err[256];
+
+	if (warned || !mc->addressing || awsconf_resolve(&cfg, &ac, err, sizeof(err)) != 0)
+		return;
+	theirs = ac.addressing == OS_ADDR_VIRTUAL ? "virtual" : "path";
+	if (strcmp(theirs, mc->addressing) != 0) {
+		log_msg(LOG_WARNING, "the mount of %s sends %s-style requests, the Slurm workers "
+			"will send %s-style ones (addressing_style of the AWS profile)",
+			mc->endpoint, mc->addressing, theirs);
+		warned = true;
+	}
+	awsconf_release(&ac);
+}
+
 /* Workers (sbatch --export=ALL) resolve the store from the environment:
  * give them the endpoint and region the mount resolved (its root's xattrs),
  * over whatever this environment says. IN and OUT on mounts of different
@@ -127,8 +150,12 @@ static int export_mount_cfg(const struct loc_mount_cfg *mc, bool other_is_url)
 
 	if (!mc->endpoint)
 		return 0;
-	if (other_is_url)
-		return env_matches_mount(mc);
+	if (other_is_url) {
+		if (env_matches_mount(mc) != 0)
+			return EINVAL;
+		warn_addressing(mc);
+		return 0;
+	}
 	if (exported && (strcmp(exported, mc->endpoint) != 0 ||
 			 strcmp(exported_region, mc->region ? mc->region : "") != 0)) {
 		log_msg(LOG_ERR, "IN and OUT are on mounts of different stores (%s region %s, "
@@ -142,6 +169,7 @@ static int export_mount_cfg(const struct loc_mount_cfg *mc, bool other_is_url)
 	if (setenv("AWS_ENDPOINT_URL_S3", mc->endpoint, 1) != 0 ||
 	    (mc->region && setenv("AWS_REGION", mc->region, 1) != 0))
 		return errno;
+	warn_addressing(mc);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
 # the environment names a wrong endpoint); a single-object
 # IN works too. An s3:// URL (this environment's endpoint) with a path on a
 # mount of another endpoint is refused in one line: the workers would read
-# the URL from the mount's endpoint. 77 without SLURM_CONF or S3_ENDPOINT.
+# the URL from the mount's endpoint. A profile whose addressing style differs
+# from the mount's is warned about once (workers follow the profile). 77 without SLURM_CONF or S3_ENDPOINT.
 set -u
 [ -n "${SLURM_CONF:-}" ] || { echo "SKIP: no SLURM_CONF (tests/start-slurm.sh)"; exit 77; }
 LITHFS_BACKEND=s3
@@ -55,6 +56,13 @@ grep -q "needs one endpoint" "$TMPDIR/mixed.err" ||
 	fail "no clear message for a URL and a mount of another endpoint: $(cat "$TMPDIR/mixed.err")"
 expect_eq "$(grep -c . "$TMPDIR/mixed.err")" 1 "lines of that message"
 [ -z "$(ls "$M/mixed" 2>/dev/null)" ] || fail "outputs written under mixed/"
+
+printf '[default]\ns3 =\n  addressing_style = virtual\n' >"$TMPDIR/aws-config"
+AWS_CONFIG_FILE=$TMPDIR/aws-config timeout 60 "$MAPDIR" --no-progress --backend slurm \
+	--dry-run wc -l "$M/in" "$M/dry" >"$TMPDIR/dry.out" 2>"$TMPDIR/dry.err" ||
+	fail "--dry-run with a virtual-style profile: $(cat "$TMPDIR/dry.err")"
+expect_eq "$(grep -c "the Slurm workers will send virtual-style" "$TMPDIR/dry.err")" 1 \
+	"warnings about the workers' addressing style"
 
 mount_stop "$M"
 echo "PASS mapdir-slurm-mount"
