@@ -5,9 +5,11 @@
  *
  * Design:
  *   - mpu_create: the inner create, then a record file written atomically
- *     (temporary name, fsync, rename). The record's name is a hash of
- *     (store, key, upload id), so whichever thread or process finishes the
- *     upload finds it without a table in memory. A record that cannot be
+ *     (temporary name, fsync, rename). The record's name is a hash of the
+ *     store, then one of (store, key, upload id): whichever thread or
+ *     process finishes the upload finds it without a table in memory, and a
+ *     scan for one store opens none of the records of others (a journal may
+ *     hold thousands of records of stores not opened for months). A record that cannot be
  *     written costs one warning line, never the upload: the journal is a
  *     safety net, not a gate.
  *   - mpu_complete / mpu_abort: the inner op; on success, or when the upload
@@ -46,6 +48,8 @@
 #define REC_MAGIC "lithfs-upload 1"
 #define REC_MAX (16 * 1024)		/* a record is < 4 KiB: key <= 1 KiB, escaped */
 #define TMP_PREFIX ".tmp-"
+#define STORE_PREFIX_LEN 19		/* "u-" 16 hex digits "-" */
+#define REC_NAME_LEN (STORE_PREFIX_LEN + 32)
 #define TMP_STALE_S 600			/* a torn temporary file older than this is junk */
 #define RECOVER_BUDGET_MS 5000
 #define BOOT_UNKNOWN "unknown"		/* boot_id unreadable: judged by PID alone */		/* time one open may spend aborting */
@@ -396,25 +400,48 @@ static int dir_prepare(const char *dir)
 	return err;
 }
 
-/* The record file of (store, key, upload id): two 64-bit FNV-1a hashes. */
-static void record_name(const char *store, const char *key, const char *upload_id,
-			char name[40])
+/* FNV-1a of the strings of parts, their NULs included (so ("ab","c") and
+ * ("a","bc") differ), with two seeds: h[0] plain, h[1] mixed. */
+static void hash_parts(const char *const *parts, int n, uint64_t h[2])
 {
-	const char *parts[3] = { store, key, upload_id };
-	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	h[0] = 0xcbf29ce484222325ULL;
+	h[1] = 0x84222325cbf29ce4ULL;
+	for (i = 0; i < n; i++) {
 		const unsigned char *c = (const unsigned char *)parts[i];
 
-		do {	/* the NUL too, so ("ab","c") and ("a","bc") differ */
-			h1 = (h1 ^ *c) * 0x100000001b3ULL;
-			h2 = (h2 ^ *c) * 0x100000001b3ULL;
-			h2 ^= h2 >> 29;
+		do {
+			h[0] = (h[0] ^ *c) * 0x100000001b3ULL;
+			h[1] = (h[1] ^ *c) * 0x100000001b3ULL;
+			h[1] ^= h[1] >> 29;
 		} while (*c++);
 	}
-	snprintf(name, 40, "u-%016llx%016llx", (unsigned long long)h1,
-		 (unsigned long long)h2);
+}
+
+/* "u-" and the 64-bit hash of store, then "-": the start of the names of
+ * that store's records, so a scan for one store opens no other store's. */
+static void store_prefix(const char *store, char prefix[STORE_PREFIX_LEN + 1])
+{
+	uint64_t h[2];
+
+	hash_parts(&store, 1, h);
+	snprintf(prefix, STORE_PREFIX_LEN + 1, "u-%016llx-", (unsigned long long)h[0]);
+}
+
+/* The record file of (store, key, upload id): the store's prefix and a
+ * 128-bit hash of the three. */
+static void record_name(const char *store, const char *key, const char *upload_id,
+			char name[REC_NAME_LEN + 1])
+{
+	const char *parts[3] = { store, key, upload_id };
+	char prefix[STORE_PREFIX_LEN + 1];
+	uint64_t h[2];
+
+	store_prefix(store, prefix);
+	hash_parts(parts, 3, h);
+	snprintf(name, REC_NAME_LEN + 1, "%s%016llx%016llx", prefix,
+		 (unsigned long long)h[0], (unsigned long long)h[1]);
 }
 
 /* Writes the whole of b to fd. 0 or an errno. */
@@ -438,7 +465,7 @@ static int record_write(const char *dir, const char *store, const char *key,
 {
 	struct os_journal_rec r = { 0 };
 	struct buf text = BUF_INIT, path = BUF_INIT, tmp = BUF_INIT;
-	char name[40];
+	char name[REC_NAME_LEN + 1];
 	int fd, err;
 
 	err = os_journal_self(&r);
@@ -480,7 +507,7 @@ out_release:
 static void record_remove(const char *dir, const char *store, const char *key,
 			  const char *upload_id)
 {
-	char name[40], path[4096];
+	char name[REC_NAME_LEN + 1], path[4096];
 
 	record_name(store, key, upload_id, name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -527,22 +554,41 @@ static int scan_one(const char *dir, int dfd, const char *name, os_journal_fn fn
 	return err;
 }
 
-int os_journal_scan(const char *dir, os_journal_fn fn, void *arg)
+/* Whether a scan for the store of prefix (NULL: every store) reads name:
+ * any record or temporary file except those named for another store. */
+static bool scan_wants(const char *name, const char *prefix)
 {
+	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		name += strlen(TMP_PREFIX);
+	if (strncmp(name, "u-", 2) != 0)
+		return false;
+	return !prefix || strlen(name) != REC_NAME_LEN || name[STORE_PREFIX_LEN - 1] != '-' ||
+	       !strncmp(name, prefix, STORE_PREFIX_LEN);
+}
+
+int os_journal_scan_store(const char *dir, const char *store, os_journal_fn fn, void *arg)
+{
+	char prefix[STORE_PREFIX_LEN + 1];
 	struct dirent *de;
 	DIR *dp;
 	int err = 0;
 
+	if (store)
+		store_prefix(store, prefix);
 	dp = opendir(dir);
 	if (!dp)
 		return errno == ENOENT ? 0 : errno;
 	while (!err && (de = readdir(dp)) != NULL) {
-		if (!strncmp(de->d_name, "u-", 2) ||
-		    !strncmp(de->d_name, TMP_PREFIX "u-", strlen(TMP_PREFIX) + 2))
+		if (scan_wants(de->d_name, store ? prefix : NULL))
 			err = scan_one(dir, dirfd(dp), de->d_name, fn, arg);
 	}
 	closedir(dp);
 	return err;
+}
+
+int os_journal_scan(const char *dir, os_journal_fn fn, void *arg)
+{
+	return os_journal_scan_store(dir, NULL, fn, arg);
 }
 
 /* --- recovery --- */
@@ -598,7 +644,7 @@ static int recover(struct objstore *raw, const char *dir)
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &rc.t0);
-	err = os_journal_scan(dir, recover_one, &rc);
+	err = os_journal_scan_store(dir, rc.id, recover_one, &rc);
 	if (rc.aborted)
 		log_msg(LOG_NOTICE, "upload journal: aborted %u multipart upload%s left "
 			"in %s by ended processes", rc.aborted, rc.aborted == 1 ? "" : "s",

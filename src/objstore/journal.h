@@ -27,7 +27,8 @@
  *   key dir/file%20name
  *   upload 2~abc
  * Files are written 0600 to a temporary name, fsync'ed and renamed into
- * place, so a record is either whole or absent.
+ * place, so a record is either whole or absent. A record's file name is
+ * u-<64-bit hash of store>-<128-bit hash of store, key, upload id>.
  */
 #ifndef LITHFS_OBJSTORE_JOURNAL_H
 #define LITHFS_OBJSTORE_JOURNAL_H
@@ -79,6 +80,11 @@ char *os_journal_default_dir(void);
  * A missing dir is no error. */
 typedef int (*os_journal_fn)(void *arg, const char *path, const struct os_journal_rec *r);
 int os_journal_scan(const char *dir, os_journal_fn fn, void *arg);
+/* The same for the records of one store (os_id) only, as far as the file
+ * names tell: records named for other stores are not even opened; fn
+ * still checks r->store (records of older versions carry no store in
+ * their names). */
+int os_journal_scan_store(const char *dir, const char *store, os_journal_fn fn, void *arg);
 
 /* Wraps inner (ownership taken, also on failure) in the journal of dir
  * (created 0700 when missing), after recovering the uploads of gone owners

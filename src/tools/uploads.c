@@ -208,7 +208,7 @@ static int run(const struct uploads_args *a, struct objstore *s, const char *pre
 	size_t i;
 	int err, rc = 0;
 
-	err = dir ? os_journal_scan(dir, live_add, &live) : 0;
+	err = dir ? os_journal_scan_store(dir, live.store, live_add, &live) : 0;
 	if (err && err != ENOMEM) {
 		fprintf(stderr, "lithfs: cannot read the upload journal %s: %s%s\n", dir,
 			strerror(err), strcmp(a->cmd, "abort") ? "" :
