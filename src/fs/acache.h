@@ -28,7 +28,7 @@
 #define ACACHE_MAX 500000
 /* A directory listed with at most this many entries is listed again rather
  * than looking a missing name up, see acache_relist_worth(). */
-#define ACACHE_RELIST_MAX 1000
+#define ACACHE_RELIST_MAX 2000
 
 struct acache;
 

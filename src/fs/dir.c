@@ -249,6 +249,7 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 {
 	struct listing l = { NULL, 0, NULL, 0 };
 	struct fill f = { fs, path, NULL, snap };
+	size_t listed = 0;
 	struct stat dot;
 	char *dkey;
 	int rc;
@@ -266,12 +267,14 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 		rc = snap_add(snap, ".", 1, &dot);
 	if (rc == 0)
 		rc = snap_add(snap, "..", 2, &dot);
-	for (size_t i = 0; i < l.n && rc == 0; i++)
+	for (size_t i = 0; i < l.n && rc == 0; i++) {
 		rc = emit_page(&f, &l, &l.pages[i]);
+		listed += l.pages[i].n_entries + l.pages[i].n_prefixes;
+	}
 	if (rc == 0)
 		rc = emit_unpublished(&f);
 	if (rc == 0 && (l.n == 0 || l.pages[l.n - 1].next_token == NULL))
-		acache_set_complete(fs->ac, path, snap->n);	/* every child is cached */
+		acache_set_complete(fs->ac, path, listed);	/* every child is cached */
 	listing_release(&l);
 	free(dkey);
 	return rc;

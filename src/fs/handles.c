@@ -132,8 +132,8 @@ int fs_flush_inode(struct fs *fs, struct fs_inode *ino)
 	rc = path == NULL ? ENOMEM : fs_key(fs, path, false, &key);
 	if (rc == 0)
 		rc = publish(fs, ino, key, dirty, &meta, &a);
-	if (rc == 0)
-		acache_put(fs->ac, path, &a);
+	if (rc == 0)	/* the metadata stored is known: a listing may stand for a HEAD */
+		acache_put_head(fs->ac, path, &a, &meta, false);
 	else
 		log_msg(LOG_ERR, "cannot upload %s: %s", path ? path : "?", strerror(rc));
 	free(key);
