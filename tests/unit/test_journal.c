@@ -386,11 +386,12 @@ static void test_bounded_recovery(void)
 
 	snprintf(jdir, sizeof(jdir), "%s/j-bounded", tmpdir);
 	setenv("LITHFS_JOURNAL_DIR", jdir, 1);
-	t = open_with_dead_records(jdir, 3, "ops=mpu_abort,rate=1,kinds=5xx");
-	CHECK(t < 1.0);
+	/* each attempt times out after 0.4 s: through retry, 9 attempts > 3.6 s */
+	t = open_with_dead_records(jdir, 3, "ops=mpu_abort,rate=1,kinds=timeout,delay_ms=400");
+	CHECK(t < 2.0);
 	CHECK_INT(count_records(jdir), 3);
 	t = open_with_dead_records(jdir, 30, "ops=mpu_abort,rate=1,kinds=delay,delay_ms=250");
-	CHECK(t > 4.5 && t < 6.5);
+	CHECK(t > 4.5 && t < 9.0);	/* slow under valgrind: the count tells */
 	CHECK(count_records(jdir) > 0 && count_records(jdir) < 30);
 	unsetenv("LITHFS_JOURNAL_DIR");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", jdir);
