@@ -417,7 +417,8 @@ static int parse_set(const char *value, const struct name_bit *names, unsigned *
 			return EINVAL;
 		}
 		*bits |= names[i].bit;
-		p = end + 1;
+		if (end)
+			p = end + 1;
 	} while (end);
 	return 0;
 }
