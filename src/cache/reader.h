@@ -9,8 +9,11 @@
  * cache hit -> copy; miss -> fetch (GET of the block range, If-Match ETag),
  * store in the cache, copy. A file detects sequential access and prefetches
  * a window that doubles from 2 blocks up to max_window bytes, fetched by
- * concurrent GETs; random access fetches only what is asked. Prefetched blocks
- * wait in a bounded in-memory table (mem_limit) and in the cache.
+ * concurrent GETs and paced by the cache's writes; random access fetches the
+ * blocks asked for, and a file read at random whose object is at most a
+ * quarter of the cache has the whole object warmed into the cache in the
+ * background while it is open. Prefetched blocks wait in a bounded in-memory
+ * table (mem_limit) and in the cache.
  *
  * Errors: 0 or a positive errno from the store (ESTALE when the object
  * changed under an open file). Threads: rd_* are thread-safe; an rd_file may
