@@ -130,6 +130,8 @@ int os_journal_rec_format(const struct os_journal_rec *r, struct buf *out)
 
 	if (!err && r->pidns)
 		err = buf_appendf(out, "pidns %llu\n", r->pidns);
+	if (!err && r->timens)
+		err = buf_appendf(out, "timens %llu\n", r->timens);
 	for (i = 0; i < (r->machine_id ? 6u : 5u) && !err; i++) {	/* machine: optional */
 		err = buf_appendf(out, "%s ", names[i]);
 		if (!err)
@@ -160,9 +162,11 @@ static int parse_line(const char *line, size_t len, struct os_journal_rec *r)
 		r->start = strtoull(sp + 1, &end, 10);
 		return end == line + len && end > sp + 1 ? 0 : EINVAL;
 	}
-	if (n == 5 && !memcmp(line, "pidns", 5)) {
-		r->pidns = strtoull(sp + 1, &end, 10);
-		return end == line + len && r->pidns ? 0 : EINVAL;
+	if ((n == 5 && !memcmp(line, "pidns", 5)) || (n == 6 && !memcmp(line, "timens", 6))) {
+		unsigned long long *ns = n == 5 ? &r->pidns : &r->timens;
+
+		*ns = strtoull(sp + 1, &end, 10);
+		return end == line + len && *ns ? 0 : EINVAL;
 	}
 	if (n == 4 && !memcmp(line, "host", 4))
 		slot = &r->host;
@@ -286,21 +290,31 @@ static char *boot_id(void)
 	return id ? id : strdup(BOOT_UNKNOWN);
 }
 
-/* The inode of our PID namespace (0: unknown); EIO when /proc belongs to
- * another PID namespace (/proc/self is not getpid()): every PID read there
- * would name some other process. */
-static int pid_namespace(unsigned long long *ns)
+/* The inode of namespace link name of /proc/self/ns, or 0 (unknown). */
+static unsigned long long ns_inode(const char *name)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+/* The inodes of our PID and time namespaces (0: unknown); EIO when /proc
+ * belongs to another PID namespace (/proc/self is not getpid()): every PID
+ * read there would name some other process. */
+static int namespaces(struct os_journal_rec *r)
 {
 	char link[64];
 	ssize_t n = readlink("/proc/self", link, sizeof(link) - 1);
-	struct stat st;
 
 	if (n <= 0)
 		return EIO;
 	link[n] = '\0';
 	if (strtol(link, NULL, 10) != (long)getpid())
 		return EIO;
-	*ns = stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+	r->pidns = ns_inode("pid");
+	r->timens = ns_inode("time");	/* start times read there are shifted */
 	return 0;
 }
 
@@ -311,7 +325,7 @@ int os_journal_self(struct os_journal_rec *r)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		strcpy(host, "localhost");
 	r->pid = getpid();
-	if (pid_namespace(&r->pidns) || proc_start(r->pid, &r->start))
+	if (namespaces(r) || proc_start(r->pid, &r->start))
 		return EIO;
 	r->host = strdup(host);
 	r->boot_id = boot_id();
@@ -336,8 +350,9 @@ bool os_journal_owner_gone(const struct os_journal_rec *r)
 		gone = true;		/* every process of that boot ended */
 		goto out_release;
 	}
-	if (r->pidns && self.pidns && r->pidns != self.pidns)
-		goto out_release;	/* its PIDs mean nothing here */
+	if ((r->pidns && self.pidns && r->pidns != self.pidns) ||
+	    (r->timens && self.timens && r->timens != self.timens))
+		goto out_release;	/* its PIDs or start times mean nothing here */
 	err = proc_start(r->pid, &start);
 	gone = err == ENOENT || (!err && start != r->start);
 out_release:

@@ -20,6 +20,7 @@
  *   host node7
  *   boot 2f1d...          (/proc/sys/kernel/random/boot_id)
  *   pidns 4026531836      (inode of /proc/self/ns/pid; optional, 0: unknown)
+ *   timens 4026531834     (inode of /proc/self/ns/time; optional)
  *   machine 3d12...       (/etc/machine-id; optional)
  *   pid 4242
  *   start 123456          (clock ticks after boot)
@@ -46,6 +47,7 @@ struct os_journal_rec {
 	char *boot_id;			/* "unknown" when unreadable */
 	char *machine_id;		/* /etc/machine-id; NULL: unknown */
 	unsigned long long pidns;	/* 0: unknown (older records) */
+	unsigned long long timens;	/* 0: unknown (older kernels, records) */
 	pid_t pid;
 	unsigned long long start;	/* /proc/PID/stat field 22 */
 	char *store;			/* os_id() of the store */
@@ -54,7 +56,7 @@ struct os_journal_rec {
 };
 void os_journal_rec_release(struct os_journal_rec *r);
 
-/* The owner fields (host, boot_id, machine_id, pidns, pid, start) of the calling
+/* The owner fields (host, boot_id, machine_id, pidns, timens, pid, start) of the calling
  * process. 0 or ENOMEM/EIO (no /proc, or a /proc of another PID namespace). */
 int os_journal_self(struct os_journal_rec *r);
 /* Appends r as record text to out. 0 or ENOMEM. */
@@ -66,8 +68,8 @@ int os_journal_rec_parse(const char *text, struct os_journal_rec *r);
  * boot (both boot ids known), or (same PID namespace) no process r->pid, or
  * one started at another time. A record of another host (host name, or
  * machine id when both are known: two hosts with one name sharing a home
- * directory) or of another PID namespace of this boot is never "gone": we
- * cannot tell. */
+ * directory) or of another PID or time namespace of this boot is never
+ * "gone": we cannot tell. */
 bool os_journal_owner_gone(const struct os_journal_rec *r);
 
 /* The journal directory: $LITHFS_JOURNAL_DIR, else /var/lib/lithfs/uploads

@@ -1,7 +1,7 @@
 /*
  * test_journal.c - the multipart-upload journal (journal.c): the record
  * format, owner liveness (a gone PID, a reused PID, another boot, another
- * host, another PID namespace, a /proc of another PID namespace), and the wrapper over a local store in a temporary directory: a
+ * host, another PID or time namespace, a /proc of another PID namespace), and the wrapper over a local store in a temporary directory: a
  * record per upload while it runs, none after complete/abort, and recovery
  * that aborts exactly the uploads of gone owners of this store.
  */
@@ -47,6 +47,7 @@ static void test_format(void)
 	CHECK_STR(p.host, r.host);
 	CHECK_STR(p.boot_id, r.boot_id);
 	CHECK(p.pid == r.pid && p.start == r.start && p.pidns == r.pidns && p.pidns);
+	CHECK(p.timens == r.timens);
 	CHECK(!r.machine_id || !strcmp(p.machine_id, r.machine_id));
 	os_journal_rec_release(&p);
 
@@ -110,7 +111,13 @@ static void test_owner(void)
 	r.machine_id = keep;
 	r.pidns++;		/* a dead PID of another PID namespace: unknown */
 	CHECK(!os_journal_owner_gone(&r));
-	r.pidns = 0;		/* a record without pidns: judged by the PID */
+	r.pidns--;
+	if (r.timens) {		/* another time namespace: start times shifted */
+		r.timens++;
+		CHECK(!os_journal_owner_gone(&r));
+	}
+	r.timens = 0;		/* a record without namespaces: judged by the PID */
+	r.pidns = 0;
 	CHECK(os_journal_owner_gone(&r));
 	os_journal_rec_release(&r);
 }
