@@ -20,6 +20,9 @@
 # env:
 #   LITHFS_CI_BUILD     build directory (default: build/ in the repo)
 #   LITHFS_CI_SANITIZE=0  no sanitized build and pass (then check runs sanitize-unit)
+#   LITHFS_CI_SAN_CC    compiler of the sanitized build (default: configure's, gcc);
+#                       clang-14 adds UBSan checks gcc lacks (pointer overflow) and
+#                       honours UBSAN_OPTIONS log_path (see docs/testing.md)
 #   LITHFS_CI_BUDGET    seconds the whole run may take (5400); the suite gets what is
 #                       left minus 120 s, and tests that would start after that fail
 #                       as "not run", so the run ends with a verdict instead of a kill
@@ -97,7 +100,8 @@ BUILDS=("$BUILD")
 configure_build() {
 	mkdir -p "$BUILD" && (cd "$BUILD" && "$ROOT/configure" -q --enable-werror) || return
 	[ "$SANITIZE" = 0 ] ||
-		{ mkdir -p "$SAN_BUILD" && (cd "$SAN_BUILD" && "$ROOT/configure" -q --enable-werror --enable-sanitize); }
+		{ mkdir -p "$SAN_BUILD" && (cd "$SAN_BUILD" &&
+			"$ROOT/configure" -q --enable-werror --enable-sanitize ${LITHFS_CI_SAN_CC:+CC="$LITHFS_CI_SAN_CC"}); }
 }
 phase configure configure_build || exit
 # -k: a module that does not build must not hide the other modules' test results;
