@@ -10,7 +10,9 @@
  * LITHFS_TEST_PART_GROUP=4 so that a 150 MiB stream crosses several size
  * steps: every part has its scheduled size and offset and the right bytes,
  * from memory and from a file (os_upload_create_fd), parts marked dirty are
- * sent again, and os_upload_done follows the uploaded parts.
+ * sent again, and os_upload_done follows the uploaded parts. Last, sparse
+ * files of 1 TiB and 4.88 TiB go through the real schedule (the spy does not
+ * read them): 6040 parts, and exactly 10,000 parts then EFBIG.
  */
 #include "config.h"
 #include "objstore/objstore_impl.h"
@@ -93,10 +95,14 @@ static void test_schedule(void)
 
 struct spy {
 	struct objstore base;
+	size_t part_size;		/* of the schedule checked */
+	int group;
+	bool blind;			/* do not read the bytes (sparse files) */
 	pthread_mutex_t lock;
 	uint64_t len[SPY_PARTS];	/* protected by lock */
 	int puts[SPY_PARTS];		/* protected by lock */
 	int bad;			/* protected by lock: parts with wrong bytes */
+	int short_parts;		/* protected by lock: shorter than scheduled */
 	size_t completed;
 	int whole_puts;
 };
@@ -139,8 +145,9 @@ static int spy_part(struct objstore *s, const char *key, const char *upload_id, 
 		    const void *p, size_t len, char etag_out[OS_ETAG_MAX])
 {
 	struct spy *sp = (struct spy *)s;
-	uint64_t off = os_upload_part_off(SMALL, GROUP, part);
-	bool ok = part < SPY_PARTS && bytes_ok(p, off, len);
+	uint64_t off = os_upload_part_off(sp->part_size, sp->group, part);
+	uint64_t want = os_upload_part_len(sp->part_size, sp->group, part);
+	bool ok = len <= want && (sp->blind || (part < SPY_PARTS && bytes_ok(p, off, len)));
 
 	(void)key;
 	(void)upload_id;
@@ -150,6 +157,7 @@ static int spy_part(struct objstore *s, const char *key, const char *upload_id, 
 		sp->puts[part]++;
 	}
 	sp->bad += !ok;
+	sp->short_parts += len < want;
 	pthread_mutex_unlock(&sp->lock);
 	snprintf(etag_out, OS_ETAG_MAX, "%032d", part);
 	return 0;
@@ -213,6 +221,7 @@ static void spy_reset(struct spy *sp)
 	memset(sp->len, 0, sizeof(sp->len));
 	memset(sp->puts, 0, sizeof(sp->puts));
 	sp->bad = 0;
+	sp->short_parts = 0;
 	sp->completed = 0;
 	sp->whole_puts = 0;
 }
@@ -346,6 +355,57 @@ out_close:
 	close(fd);
 }
 
+/* The real schedule end to end on sparse files (the spy reads nothing):
+ * 1 TiB at 16 MiB parts is 6040 parts; 5 MiB parts stop at exactly 10,000
+ * parts (4.88 TiB), the next byte is EFBIG. */
+static void test_terabytes(struct spy *sp)
+{
+	char path[] = "/tmp/lithfs-test-sched-XXXXXX";
+	struct os_upload_opts o16 = { 16 << 20, 4 }, o5 = { SMALL, 4 };
+	uint64_t cap5 = os_upload_part_off(SMALL, OS_UPLOAD_GROUP, OS_UPLOAD_PARTS_MAX + 1);
+	struct os_upload *u;
+	int fd = mkstemp(path);
+
+	if (!CHECK(fd >= 0))
+		return;
+	unlink(path);
+	if (ftruncate(fd, (off_t)cap5) != 0) {
+		fprintf(stderr, "no sparse file of %llu bytes here: terabyte checks skipped\n",
+			(unsigned long long)cap5);
+		close(fd);
+		return;
+	}
+	unsetenv("LITHFS_TEST_PART_GROUP");
+	sp->blind = true;
+	sp->group = OS_UPLOAD_GROUP;
+	sp->part_size = 16 << 20;
+	spy_reset(sp);
+	CHECK_INT(os_upload_create_fd(&sp->base, "k", NULL, &o16, fd, &u), 0);
+	CHECK_INT(os_upload_extend(u, TIB), 0);
+	CHECK_INT(os_upload_finish(u, NULL), 0);
+	CHECK_INT(sp->completed, 6040);
+	CHECK_INT(sp->bad, 0);
+	CHECK_INT(sp->short_parts, 1);	/* the last one */
+
+	sp->part_size = SMALL;
+	spy_reset(sp);
+	CHECK_INT(os_upload_create_fd(&sp->base, "k", NULL, &o5, fd, &u), 0);
+	CHECK_INT(os_upload_extend(u, cap5), 0);
+	CHECK_INT(os_upload_extend(u, 1), EFBIG);
+	CHECK_INT(os_upload_finish(u, NULL), EFBIG);
+	spy_reset(sp);
+	CHECK_INT(os_upload_create_fd(&sp->base, "k", NULL, &o5, fd, &u), 0);
+	CHECK_INT(os_upload_extend(u, cap5), 0);
+	CHECK_INT(os_upload_finish(u, NULL), 0);
+	CHECK_INT(sp->completed, OS_UPLOAD_PARTS_MAX);
+	CHECK_INT(sp->bad, 0);
+	CHECK_INT(sp->short_parts, 0);
+	fprintf(stderr, "sparse streams: 1 TiB in 6040 parts of 16 MiB..., %.2f TiB in "
+		"10,000 parts of 5 MiB..., one byte more is EFBIG\n", (double)cap5 / (double)TIB);
+	sp->blind = false;
+	close(fd);
+}
+
 int main(void)
 {
 	struct spy sp;
@@ -354,9 +414,12 @@ int main(void)
 	test_schedule();
 	memset(&sp, 0, sizeof(sp));
 	sp.base.ops = &spy_ops;
+	sp.part_size = SMALL;
+	sp.group = GROUP;
 	pthread_mutex_init(&sp.lock, NULL);
 	test_memory(&sp);
 	test_fd(&sp);
+	test_terabytes(&sp);
 	pthread_mutex_destroy(&sp.lock);
 	return check_exit();
 }
