@@ -10,10 +10,10 @@
 # reported as invalid (ASan, which checks stack bounds, finds nothing there).
 # Bounded: each test gets MEMCHECK_TIMEOUT s (default 900); the tests run two
 # at a time (valgrind runs a program on one core); the runner gives this test
-# up to the limit below.
-# lithfs-test-timeout: 1800 An ASan build cannot run
-# under valgrind: with LITHFS_BUILD configured --enable-sanitize this skips
-# (77); CI runs it in its plain -Werror build.
+# up to the limit on the next line. An ASan build cannot run under valgrind:
+# with LITHFS_BUILD configured --enable-sanitize this skips (77); CI runs it
+# in its plain -Werror build.
+# lithfs-test-timeout: 1800
 set -u
 B=${LITHFS_BUILD:?}
 SRC=${LITHFS_SRC:?}
