@@ -454,15 +454,20 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* Fields of one mountinfo line: mount point, fstype, source, super options. */
-static int mountinfo_fields(char *line, char **mp, char **type, char **src, char **opts)
+/* Fields of one mountinfo line: the directory of the filesystem mounted
+ * (not "/" for a bind mount of a subdirectory), mount point, fstype,
+ * source, super options. */
+static int mountinfo_fields(char *line, char **fsroot, char **mp, char **type, char **src,
+			    char **opts)
 {
 	char *save = NULL, *tok;
 	int i = 0, after_dash = -1;
 
-	*mp = *type = *src = *opts = NULL;
+	*fsroot = *mp = *type = *src = *opts = NULL;
 	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
-		if (i == 4)
+		if (i == 3)
+			*fsroot = tok;
+		else if (i == 4)
 			*mp = tok;
 		else if (after_dash < 0 && i > 5 && strcmp(tok, "-") == 0)
 			after_dash = i;
@@ -473,8 +478,9 @@ static int mountinfo_fields(char *line, char **mp, char **type, char **src, char
 		else if (after_dash >= 0 && i == after_dash + 3)
 			*opts = tok;
 	}
-	if (!*mp || !*type || !*src || !*opts)
+	if (!*fsroot || !*mp || !*type || !*src || !*opts)
 		return EINVAL;
+	unescape(*fsroot);
 	unescape(*mp);
 	unescape(*src);
 	return 0;
@@ -501,10 +507,24 @@ static bool lithfs_mount_ours(const char *type, const char *opts)
 	return true;
 }
 
+/* The key of rel (a path below a mount point) in a mount of directory
+ * fsroot of the filesystem: "sub/rel" for a bind mount of /sub. */
+static char *key_below(const char *fsroot, const char *rel)
+{
+	char *key;
+
+	fsroot += strspn(fsroot, "/");
+	if (!*fsroot)
+		return strdup(rel);
+	if (asprintf(&key, "%s%s%s", fsroot, *rel ? "/" : "", rel) < 0)
+		return NULL;
+	return key;
+}
+
 int loc_store_probe_mount(const char *path, char **source, char **key, char **root)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *mp, *type, *src, *opts;
+	char *line = NULL, *fsroot, *mp, *type, *src, *opts;
 	size_t cap = 0, best = 0;
 	bool lithfs = false;
 
@@ -514,7 +534,7 @@ int loc_store_probe_mount(const char *path, char **source, char **key, char **ro
 	while (getline(&line, &cap, f) > 0) {
 		size_t n;
 
-		if (mountinfo_fields(line, &mp, &type, &src, &opts))
+		if (mountinfo_fields(line, &fsroot, &mp, &type, &src, &opts))
 			continue;
 		n = strcmp(mp, "/") == 0 ? 0 : strlen(mp);
 		if (strncmp(path, mp, n) != 0 || (path[n] != '/' && path[n] != '\0'))
@@ -526,7 +546,7 @@ int loc_store_probe_mount(const char *path, char **source, char **key, char **ro
 		free(*source);
 		free(*key);
 		*source = strdup(src);
-		*key = strdup(path[n] == '/' ? path + n + 1 : "");
+		*key = key_below(fsroot, path[n] == '/' ? path + n + 1 : "");
 		if (root) {
 			free(*root);
 			*root = strdup(mp);

@@ -3,7 +3,8 @@
 # recognise the mount and go to its store directly (LIST, ranged GETs via the
 # block cache, uploads), and the results must equal the programs run on the
 # same files locally, whole and per chunk, with the endpoint the mount
-# resolved (not the environment's). Local store by default;
+# resolved (not the environment's); through a bind mount of a subdirectory
+# (as root), keys below that subdirectory. Local store by default;
 # mapdir-mount-s3.sh runs the same on radosgw.
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -54,6 +55,18 @@ for i in 0 1 2 3; do oob_exists "parts/lines.txt/part-0000$i" || fail "part $i m
 md fail -c 'head -c 5; exit 2' "$M/in" "$M/failed"
 [ $? -eq 1 ] || fail "failing program on the mount: exit status"
 oob_exists "failed/nums.txt" && fail "a failed task published an object"
+
+# A bind mount of in/sub (mountinfo's root field /in/sub): its keys are
+# in/sub/..., not the mount's root.
+if [ "$(id -u)" = 0 ] && mkdir -p "$TMPDIR/bind" && mount --bind "$M/in/sub" "$TMPDIR/bind"; then
+	md bind wc -l "$TMPDIR/bind" "$M/out-bind"
+	rc=$?
+	umount "$TMPDIR/bind" || fail "umount of the bind mount"
+	[ $rc -eq 0 ] || fail "mapdir on a bind mount of a subdirectory: $(cat "$TMPDIR/bind.err")"
+	oob_exists "out-bind/nums.txt" && fail "the bind mount of in/sub was read as the mount's root"
+	expect_eq "$(oob_get out-bind/lines.txt)" "$(wc -l <"$D/sub/lines.txt")" \
+		"wc -l of sub/lines.txt through a bind mount"
+fi
 
 mount_stop "$M"
 echo "mapdir-mount ($LITHFS_BACKEND): all checks passed"
