@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define OLDER_THAN_DEFAULT_S (24 * 3600)
 
@@ -102,8 +103,9 @@ static int live_add(void *arg, const char *path, const struct os_journal_rec *r)
 	c->pid = r->pid;
 	c->key = strdup(r->key);
 	c->upload_id = strdup(r->upload_id);
+	c->host = strdup(r->host);
 	ls->n++;
-	return c->key && c->upload_id ? 0 : ENOMEM;
+	return c->key && c->upload_id && c->host ? 0 : ENOMEM;
 }
 
 static void live_release(struct live_set *ls)
@@ -115,15 +117,17 @@ static void live_release(struct live_set *ls)
 	free(ls->recs);
 }
 
-/* The live process that journaled upload u, or 0. */
-static pid_t live_owner(const struct live_set *ls, const struct os_upload_ref *u)
+/* The record of the live (or not provably gone) process that journaled
+ * upload u, or NULL. */
+static const struct os_journal_rec *live_owner(const struct live_set *ls,
+					       const struct os_upload_ref *u)
 {
 	size_t i;
 
 	for (i = 0; i < ls->n; i++)
 		if (!strcmp(ls->recs[i].upload_id, u->upload_id) && !strcmp(ls->recs[i].key, u->key))
-			return ls->recs[i].pid;
-	return 0;
+			return &ls->recs[i];
+	return NULL;
 }
 
 /* A key for one line of output (the last field: it may hold spaces):
@@ -150,13 +154,18 @@ static const char *format_time(int64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static void print_upload(const struct os_upload_ref *u, pid_t owner)
+/* The owner column: "pid N", "pid N@HOST" for a record of another host
+ * (sharing this journal directory: its process cannot be checked here). */
+static void print_upload(const struct os_upload_ref *u, const struct os_journal_rec *owner)
 {
-	char when[32];
+	char when[32], host[256] = "";
 
 	printf("%s  ", format_time(u->initiated_ns, when, sizeof(when)));
-	if (owner)
-		printf("pid %-7ld  ", (long)owner);
+	gethostname(host, sizeof(host) - 1);
+	if (owner && strcmp(owner->host, host) != 0)
+		printf("pid %ld@%s  ", (long)owner->pid, owner->host);
+	else if (owner)
+		printf("pid %-7ld  ", (long)owner->pid);
 	else
 		printf("%-11s  ", "-");
 	printf("%s  ", u->upload_id);
@@ -192,7 +201,7 @@ static int abort_stale(struct objstore *s, const struct os_upload_list *l,
 		}
 		aborted++;
 		printf("aborted  ");
-		print_upload(u, 0);
+		print_upload(u, NULL);
 	}
 	printf("%zu aborted, %zu younger than the limit, %zu of running processes, "
 	       "%zu failed\n", aborted, young, running, failed);

@@ -11,7 +11,9 @@
 #   3. An upload no journal knows (aws CLI on S3; a hand-made upload directory on
 #      the local store): `lithfs uploads list` shows it and B's (with B's PID);
 #      `lithfs uploads abort` keeps it (younger than 24 h); `--older-than 0s`
-#      aborts it and still not B's.
+#      aborts it and still not B's. An upload whose record names a process of
+#      another host (a home directory shared by nodes) is shown as pid N@HOST and
+#      never aborted.
 #   4. B finishes: its object has exactly the bytes written, no upload and no
 #      record remain, and both daemons exit cleanly with no error logged.
 # Local store by default; reliability-journal-s3.sh runs the same on radosgw.
@@ -143,6 +145,23 @@ grep -q "^1 aborted, 0 younger than the limit, 1 of running processes, 0 failed"
 	fail "uploads abort --older-than 0s: $out"
 has_upload "foreign/x y" && fail "uploads abort --older-than 0s left the foreign upload"
 has_upload other || fail "uploads abort --older-than 0s aborted the live mount's upload"
+# another host's record (copied from B's) for a foreign upload: kept, shown
+foreign_upload "foreign/z"
+zid=$(uploads | awk -F'\t' '$1 == "foreign/z" { print $2 }')
+[ -n "$zid" ] || fail "no id of the upload foreign/z: $(uploads)"
+sed -e 's/^host .*/host other-host.invalid/' -e 's/^key .*/key foreign%2Fz/' \
+	-e "s/^upload .*/upload $zid/" "$J"/u-* >"$J/u-other-host"
+out=$("$LITHFS_TOOL" uploads list "${TOOL_OPTS[@]}" "$SOURCE") || fail "uploads list: $out"
+grep -qE "^[0-9TZ:-]+  pid [0-9]+@other-host.invalid  [^ ]+  foreign/z\$" <<<"$out" ||
+	fail "uploads list, another host's: $out"
+out=$("$LITHFS_TOOL" uploads abort --older-than 0s "${TOOL_OPTS[@]}" "$SOURCE") ||
+	fail "uploads abort --older-than 0s: $out"
+grep -q "^0 aborted, 0 younger than the limit, 2 of running processes, 0 failed" <<<"$out" ||
+	fail "uploads abort --older-than 0s with another host's record: $out"
+rm -f "$J/u-other-host"
+out=$("$LITHFS_TOOL" uploads abort --older-than 0s "${TOOL_OPTS[@]}" "$SOURCE") ||
+	fail "uploads abort --older-than 0s: $out"
+has_upload "foreign/z" && fail "foreign/z left without its record"
 expect_errno "bad --older-than" "a bad duration" \
 	"$LITHFS_TOOL" uploads abort --older-than 3x "${TOOL_OPTS[@]}" "$SOURCE"
 
