@@ -490,6 +490,7 @@ static char *log_tail(int fd)
 	char buf[1024];
 	off_t from;
 	ssize_t n;
+	size_t start;
 	char *s;
 
 	if (fstat(fd, &st) != 0 || st.st_size == 0)
@@ -501,9 +502,9 @@ static char *log_tail(int fd)
 	while (n > 0 && buf[n - 1] == '\n')
 		n--;
 	s = memchr(buf, '\n', (size_t)n);
-	if (from == 0 || !s)
-		s = buf - 1;
-	return strndup(s + 1, (size_t)(n - (s + 1 - buf)));
+	/* from 0: the whole file; else after the first (maybe cut) line */
+	start = from == 0 || !s ? 0 : (size_t)(s + 1 - buf);
+	return strndup(buf + start, (size_t)n - start);
 }
 
 static void part_done(struct eng *g, struct task *t);
