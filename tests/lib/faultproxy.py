@@ -6,8 +6,8 @@ Usage: faultproxy.py UPSTREAM_HOST:PORT PORTFILE [RATE] [STALL_S] [SEED] [KINDS]
 Listens on an ephemeral 127.0.0.1 port (written to PORTFILE once listening)
 and forwards each request, byte for byte, to UPSTREAM. For each request, with
 probability RATE (default 0.1), one fault is injected instead of a clean
-forward, chosen evenly among KINDS (comma-separated; default
-reset,truncate,stall,drop):
+forward, chosen evenly among KINDS (comma-separated, a kind listed twice is
+chosen twice as often; default reset,truncate,stall,drop):
   reset     the client connection is reset (SO_LINGER 0) before any answer
   truncate  the response headers and only half of the body are sent, then a reset
   stall     the response is held back STALL_S seconds (default 2), then sent
@@ -18,8 +18,9 @@ reset,truncate,stall,drop):
             timeout ends that; how long the longest one lasted is reported as
             maxhang_ms, and a later request for the same key whose Range starts
             right after the bytes sent counts as resumed.
-Counts of forwarded requests and of each fault are printed to stderr every
-100 requests and at SIGTERM. Requests are parsed enough to frame them
+SIGUSR2 pauses the injection (every request is forwarded cleanly), SIGUSR1
+resumes it. Counts of forwarded requests and of each fault are printed to
+stderr every 100 requests and at SIGTERM. Requests are parsed enough to frame them
 (Content-Length or chunked; lithfs sends no "Expect: 100-continue"); responses
 by Content-Length, chunked, or EOF. Bodies framed by Content-Length are
 forwarded as they arrive, so the proxy itself adds no pause a short client
@@ -40,6 +41,7 @@ STALL = 2.0
 KINDS = ("reset", "truncate", "stall", "drop")
 ALL_KINDS = KINDS + ("midstall",)
 HANG_MAX = 120.0
+injecting = True  # SIGUSR2 clears it, SIGUSR1 sets it
 counts = {"requests": 0, **{k: 0 for k in ALL_KINDS}, "resumed": 0, "maxhang_ms": 0}
 resume_at = {}  # path -> byte offsets a resumed GET of it would start at
 lock = threading.Lock()
@@ -215,7 +217,7 @@ def handle(client):
                 if method == b"GET" and start in resume_at.get(path, ()):
                     resume_at[path].discard(start)
                     counts["resumed"] += 1
-                fault = rng.choice(KINDS) if rng.random() < RATE else None
+                fault = rng.choice(KINDS) if injecting and rng.random() < RATE else None
             if n % 100 == 0:
                 report()
             if fault == "reset":
@@ -297,6 +299,14 @@ def main():
         report()
         os._exit(0)
     signal.signal(signal.SIGTERM, stop)
+
+    def inject(on):
+        def handler(*_):
+            global injecting
+            injecting = on
+        return handler
+    signal.signal(signal.SIGUSR1, inject(True))
+    signal.signal(signal.SIGUSR2, inject(False))
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % srv.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)

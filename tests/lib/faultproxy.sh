@@ -5,6 +5,7 @@
 #                     to 60 s for its port: PROXY_PORT; its log is $TMPDIR/proxy.log
 #   proxy_stop        stop it (SIGTERM: it prints its final counts) and wait for it
 #   proxy_count NAME  a count of its last report line (requests, stall, resumed, ...)
+#   proxy_faults on|off   resume / pause the injection (SIGUSR1 / SIGUSR2)
 
 PROXY_LOG=$TMPDIR/proxy.log
 PROXY_PID=
@@ -27,6 +28,11 @@ proxy_start() {		# proxy_start RATE STALL_S [KINDS]
 	wait_until 60 test -s "$TMPDIR/proxy.port" ||
 		fail "the fault proxy did not start in 60 s ($(kill -0 $PROXY_PID 2>&1 && echo running || echo exited): $(cat "$PROXY_LOG"))"
 	PROXY_PORT=$(cat "$TMPDIR/proxy.port")
+}
+
+proxy_faults() {	# proxy_faults on|off
+	kill -"$([ "$1" = on ] && echo USR1 || echo USR2)" "$PROXY_PID"
+	sleep 0.2	# the proxy handles it between two bytecodes: at once
 }
 
 proxy_count() {		# proxy_count NAME
