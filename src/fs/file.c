@@ -385,6 +385,15 @@ static int make_dirty(struct fs_file *f)
 	return 0;
 }
 
+/* Forgets the stream (already finished or aborted) and its memory budget. */
+static void stream_forget(struct fs_file *f)
+{
+	f->up = NULL;
+	budget_release(f->up_budget);
+	f->up_budget = 0;
+	os_meta_release(&f->up_meta);
+}
+
 /* Ends (aborts) the streaming upload because of `why`. While staging holds
  * every byte, flush uploads it instead; once bytes were dropped from it, the
  * contents are lost and the file is broken: every flush returns EIO, nothing
@@ -395,10 +404,7 @@ static void stream_end(struct fs_file *f, const char *why)
 	if (!f->up)
 		return;
 	os_upload_abort(f->up);
-	f->up = NULL;
-	budget_release(f->up_budget);
-	f->up_budget = 0;
-	os_meta_release(&f->up_meta);
+	stream_forget(f);
 	if (!why)
 		return;
 	if (f->rel_end <= f->rel_start) {
@@ -498,12 +504,8 @@ static void stream_maybe_start(struct fs_file *f, uint64_t off)
 	f->up_budget = (uint64_t)n * c->part_size;
 	o.max_inflight = n - 1;	/* os_upload holds up to max_inflight + 1 parts */
 	if (n < 2 || os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
-	    os_upload_create_fd(c->store, f->key, &f->up_meta, &o, f->fd, &f->up) != 0) {
-		os_meta_release(&f->up_meta);
-		f->up = NULL;
-		budget_release(f->up_budget);
-		f->up_budget = 0;
-	}
+	    os_upload_create_fd(c->store, f->key, &f->up_meta, &o, f->fd, &f->up) != 0)
+		stream_forget(f);
 }
 
 /* Copies granule g from the object into the staging file, unless it is
@@ -958,17 +960,23 @@ static bool any_part_copyable(const struct fs_file *f)
 }
 
 /* Completes the streaming upload; a different final metadata is applied by a
- * server-side copy onto itself. Caller holds mu. */
+ * server-side copy onto itself. A stream that has sent nothing yet (a file
+ * smaller than a part: every new small file) is dropped instead, at no
+ * request, and the staging file, which holds all of it, goes out in one PUT
+ * with the final metadata: 1 request instead of PUT + HEAD + copy.
+ * Caller holds mu. */
 static int stream_finish(struct fs_file *f, const struct os_meta *meta,
 			 char etag[OS_ETAG_MAX])
 {
-	int err = os_upload_finish(f->up, etag);
 	bool same = meta_equal(meta, &f->up_meta);
+	int err;
 
-	f->up = NULL;
-	budget_release(f->up_budget);
-	f->up_budget = 0;
-	os_meta_release(&f->up_meta);
+	if (!same && !os_upload_started(f->up)) {
+		stream_end(f, NULL);
+		return upload_contents(f, meta, etag);
+	}
+	err = os_upload_finish(f->up, etag);
+	stream_forget(f);
 	if (!err && !same)
 		err = os_copy(f->ctx->store, f->key, f->key, meta, etag);
 	return err;

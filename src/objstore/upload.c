@@ -569,3 +569,8 @@ uint64_t os_upload_bytes(const struct os_upload *u)
 {
 	return u->bytes;
 }
+
+bool os_upload_started(const struct os_upload *u)
+{
+	return u->upload_id != NULL;
+}

@@ -91,5 +91,8 @@ int os_upload_finish(struct os_upload *u, char etag_out[OS_ETAG_MAX]);
 /* Discards everything, aborts the MPU if one was started, frees u. */
 void os_upload_abort(struct os_upload *u);
 uint64_t os_upload_bytes(const struct os_upload *u);
+/* True once the multipart upload exists on the server (a first part was
+ * handed to the workers); before that an abort costs no request. */
+bool os_upload_started(const struct os_upload *u);
 
 #endif
