@@ -350,8 +350,9 @@ static void test_errors_latency(void)
 	CHECK(read_equal(f, src, 10 * BS, sizeof(buf), size));
 
 	/* f's reads in its first block open a prefetch window of several GETs
-	 * (300 ms each); g's random read right after takes one GET, not two */
-	__atomic_store_n(&cs->delay_ms, 300, __ATOMIC_SEQ_CST);
+	 * (1 s each); g's random read right after takes one GET, not two (the
+	 * 800 ms of slack are for a loaded host under a sanitizer) */
+	__atomic_store_n(&cs->delay_ms, 1000, __ATOMIC_SEQ_CST);
 	CHECK_INT(rd_open(r, "errs", etag, size, &g), 0);
 	for (uint64_t off = 0; off < BS; off += 32 << 10)
 		CHECK(read_equal(f, src, off, 32 << 10, size));
@@ -361,7 +362,7 @@ static void test_errors_latency(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 
-	if (!CHECK(ms < 500))
+	if (!CHECK(ms < 1800))
 		fprintf(stderr, "random read behind prefetch took %.0f ms\n", ms);
 	__atomic_store_n(&cs->delay_ms, 0, __ATOMIC_SEQ_CST);
 	rd_close(g);
@@ -515,9 +516,10 @@ static void test_warm(void)
 	CHECK_INT(rd_open(r, "warm", etag, size, &f), 0);
 	for (int i = 0; i < 6; i++)
 		ok &= read_equal(f, src, (uint64_t)(i * 6 + 1) * BS, 4096, size);
-	usleep(200000);
 	CHECK(ok);
-	CHECK_INT(wait_blocks(c, 0), 6);
+	CHECK_INT(wait_blocks(c, 6), 6);	/* the 6 blocks read are stored... */
+	usleep(300000);
+	CHECK_INT(wait_blocks(c, 0), 6);	/* ...and nothing is warmed */
 	/* closing while warming (the big cache again) stops it cleanly */
 	rd_close(f);
 	rd_destroy(r);
