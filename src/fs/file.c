@@ -116,6 +116,7 @@ struct fs_file {
 	struct os_meta up_meta;	/* protected by mu: metadata the stream was created with */
 	struct os_meta open_meta;	/* protected by mu: the object's metadata at open */
 	uint64_t up_budget;	/* protected by mu: bytes reserved for up */
+	int64_t up_start_ns;	/* protected by mu: when up was created */
 };
 
 /* ---- the per-process upload memory budget ---- */
@@ -189,19 +190,53 @@ static uint64_t extent_end(const struct fs_file *f, uint64_t pos, uint64_t end)
 	return e;
 }
 
-static bool meta_equal(const struct os_meta *a, const struct os_meta *b)
+/* The s3fs time keys: a stream's upload is created without them (see
+ * stream_finish). */
+static bool is_time_key(const char *name)
+{
+	return strcmp(name, "mtime") == 0 || strcmp(name, "ctime") == 0 ||
+	       strcmp(name, "atime") == 0;
+}
+
+static size_t meta_count(const struct os_meta *m, bool skip_times)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		n += !(skip_times && is_time_key(m->kv[i].name));
+	return n;
+}
+
+/* a == b, or (skip_times) a == b but for the time keys. */
+static bool meta_equal(const struct os_meta *a, const struct os_meta *b, bool skip_times)
 {
 	size_t i;
 
-	if (a->n != b->n)
+	if (meta_count(a, skip_times) != meta_count(b, skip_times))
 		return false;
 	for (i = 0; i < a->n; i++) {
 		const char *v = os_meta_get(b, a->kv[i].name);
 
+		if (skip_times && is_time_key(a->kv[i].name))
+			continue;
 		if (!v || strcmp(v, a->kv[i].value) != 0)
 			return false;
 	}
 	return true;
+}
+
+/* dst = src without the time keys. 0 or ENOMEM. */
+static int meta_copy_untimed(struct os_meta *dst, const struct os_meta *src)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < src->n && !err; i++)
+		if (!is_time_key(src->kv[i].name))
+			err = os_meta_set(dst, src->kv[i].name, src->kv[i].value);
+	if (err)
+		os_meta_release(dst);
+	return err;
 }
 
 static int64_t now_ns(void)
@@ -503,7 +538,8 @@ static void stream_maybe_start(struct fs_file *f, uint64_t off)
 	n = budget_take(c->upload_mem, c->part_size, 0, parallel(c) + 1);
 	f->up_budget = (uint64_t)n * c->part_size;
 	o.max_inflight = n - 1;	/* os_upload holds up to max_inflight + 1 parts */
-	if (n < 2 || os_meta_copy(&f->up_meta, &f->open_meta) != 0 ||
+	f->up_start_ns = now_ns();
+	if (n < 2 || meta_copy_untimed(&f->up_meta, &f->open_meta) != 0 ||
 	    os_upload_create_fd(c->store, f->key, &f->up_meta, &o, f->fd, &f->up) != 0)
 		stream_forget(f);
 }
@@ -959,22 +995,37 @@ static bool any_part_copyable(const struct fs_file *f)
 	return false;
 }
 
+/* True when meta's mtime is older than t_ns (by more than a second): set
+ * by utimens, not by the writes. */
+static bool meta_backdated(const struct os_meta *meta, int64_t t_ns)
+{
+	const char *v = os_meta_get(meta, "mtime");
+
+	return v && strtod(v, NULL) * 1e9 < (double)t_ns - 1e9;
+}
+
 /* Completes the streaming upload; a different final metadata is applied by a
  * server-side copy onto itself. A stream that has sent nothing yet (a file
  * smaller than a part: every new small file) is dropped instead, at no
  * request, and the staging file, which holds all of it, goes out in one PUT
  * with the final metadata: 1 request instead of PUT + HEAD + copy.
+ * The upload of a stream is created without the time keys (its bytes are
+ * still coming): when the final metadata differs only in those and its
+ * mtime is not older than the stream (the writes set it, no utimens went
+ * back in time), there is no copy, and the object's Last-Modified (its
+ * completion) stands for the mtime: a 1 TiB stream is not copied again.
  * Caller holds mu. */
 static int stream_finish(struct fs_file *f, const struct os_meta *meta,
 			 char etag[OS_ETAG_MAX])
 {
-	bool same = meta_equal(meta, &f->up_meta);
+	bool same;
 	int err;
 
-	if (!same && !os_upload_started(f->up)) {
+	if (!meta_equal(meta, &f->up_meta, false) && !os_upload_started(f->up)) {
 		stream_end(f, NULL);
 		return upload_contents(f, meta, etag);
 	}
+	same = meta_equal(meta, &f->up_meta, true) && !meta_backdated(meta, f->up_start_ns);
 	err = os_upload_finish(f->up, etag);
 	stream_forget(f);
 	if (!err && !same)
@@ -990,6 +1041,17 @@ static int fill_stat(struct os_stat *st, uint64_t size, const char *etag, int64_
 	st->mtime_ns = mtime_ns;
 	snprintf(st->etag, sizeof(st->etag), "%s", etag);
 	return os_meta_copy(&st->meta, meta);
+}
+
+int file_set_meta(struct fs_file *f, const struct os_meta *meta)
+{
+	int err;
+
+	pthread_mutex_lock(&f->mu);
+	os_meta_release(&f->open_meta);
+	err = os_meta_copy(&f->open_meta, meta);
+	pthread_mutex_unlock(&f->mu);
+	return err;
 }
 
 int file_flush(struct fs_file *f, const struct os_meta *meta, struct os_stat *st_out)

@@ -55,6 +55,10 @@ struct file_ctx {			/* shared by all files of a mount; borrowed */
  * new, empty object that does not exist yet). truncate: O_TRUNC. */
 int file_open(const struct file_ctx *ctx, const char *key, const struct os_stat *st,
 	      bool truncate, struct fs_file **out);
+/* A new file (create): the metadata (mode, uid, gid) a stream of it starts
+ * its multipart upload with, so that flush needs no copy onto itself for
+ * them. 0 or ENOMEM. */
+int file_set_meta(struct fs_file *f, const struct os_meta *meta);
 int file_read(struct fs_file *f, void *buf, size_t size, off_t off, size_t *got);
 int file_write(struct fs_file *f, const void *buf, size_t size, off_t off);
 int file_truncate(struct fs_file *f, off_t size);

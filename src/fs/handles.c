@@ -240,6 +240,18 @@ static void touch_mtime(struct fs_inode *ino)
 	pthread_mutex_unlock(&ino->lock);
 }
 
+/* A new file's stream starts its upload with the file's mode, uid and gid,
+ * so a long stream needs no copy onto itself at close (file.c). Best effort:
+ * without them the copy is made. */
+static void create_meta(struct fs_file *file, const struct fs_attr *a)
+{
+	struct os_meta m = { 0 };
+
+	if (fs_attr_to_meta(a, &m) == 0)
+		file_set_meta(file, &m);
+	os_meta_release(&m);
+}
+
 int fs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_self();
@@ -259,6 +271,7 @@ int fs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	free(key);
 	if (rc != 0)
 		return -rc;
+	create_meta(file, &a);
 	ino = inode_new(path, file, &a, NULL, false);
 	if (ino == NULL) {
 		file_close(file);

@@ -5,7 +5,8 @@
 # the object stays as it was, and no multipart upload is left behind; a
 # streamed new file, a rewritten 30 MiB file, a random write into an existing
 # object and a small file all behave so. A healthy mount afterwards still
-# reads the old versions and writes fine.
+# reads the old versions and writes fine. With every copy failing, streams
+# still publish: they need no copy onto themselves for their metadata.
 # Local store by default; mount-io-fault-s3.sh runs the same on radosgw.
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -103,5 +104,25 @@ mount_start "$M" "$SOURCE" "${O[@]}"
 expect_eq "$(md5 <"$M/big")" "$(md5 <"$TMPDIR/old")" "big through a healthy mount"
 cp "$TMPDIR/small" "$M/big" || fail "rewrite big"
 expect_eq "$(oob_get big)" "small old" "big rewritten by a healthy mount"
+mount_stop "$M"
+
+# --- no copy onto itself after a stream: with every copy failing, streamed
+# files (new and rewritten) still close fine and carry their mode; a small
+# file too (one PUT); backdating a closed file's mtime needs a copy and fails
+LITHFS_FAULTS="ops=copy,rate=1,kinds=eio" mount_start "$M" "$SOURCE" "${O[@]}"
+head -c 23M /dev/urandom >"$TMPDIR/streamed"
+cp "$TMPDIR/streamed" "$M/s-new" || fail "a streamed new file needed a copy"
+cp "$TMPDIR/streamed" "$M/big" || fail "a streamed rewrite needed a copy"
+echo tiny >"$M/s-small" || fail "a small new file needed a copy"
+expect_errno "Input/output error" "touch -d with copies failing" touch -d 2020-01-01 "$M/s-small"
+wait_until 15 fusermount3 -u "$M" || fail "cannot unmount $M"
+wait_until 60 sh -c "! kill -0 ${MOUNT_PID[$M]}" || fail "daemon still running after unmount"
+unset "MOUNT_PID[$M]"
+mount_start "$M" "$SOURCE" "${O[@]}"
+for f in s-new big; do
+	expect_eq "$(md5 <"$M/$f")" "$(md5 <"$TMPDIR/streamed")" "$f after the stream"
+	expect_eq "$(stat -c %a "$M/$f")" 644 "$f's mode"
+done
+expect_eq "$(cat "$M/s-small")" tiny "s-small"
 mount_stop "$M"
 echo "mount-io-fault: ok"
