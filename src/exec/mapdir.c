@@ -28,6 +28,7 @@
 #include "exec/worker.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/nodump.h"
 #include "util/size.h"
 
 #define EXIT_USAGE 2
@@ -401,6 +402,7 @@ int main(int argc, char **argv)
 	keep_std_fds();
 	eng_install_signals();
 	log_init("mapdir", LOG_NOTICE);	/* before parse_cli: -v raises the level */
+	util_nodump();			/* before any credential is read */
 	if (argc > 1 && strcmp(argv[1], WORKER_FLAG) == 0)
 		return worker_main(argc, argv);
 	st = parse_cli(&c, argc, argv);

@@ -40,6 +40,7 @@
 #include "objstore/objstore.h"
 #include "objstore/source.h"
 #include "util/log.h"
+#include "util/nodump.h"
 
 #define PROG "mount.lithfs"
 
@@ -365,6 +366,7 @@ int main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.ready_fd = -1;
 	log_init(PROG, LOG_NOTICE);
+	util_nodump();			/* before any credential is read */
 	if (fs_options_parse(argc, argv, &m.opts, err, sizeof(err)) != 0) {
 		fail_line("%s", err);
 		fs_options_release(&m.opts);

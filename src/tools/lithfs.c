@@ -11,6 +11,7 @@
 #include "cache/bcache.h"
 #include "tools/uploads.h"
 #include "util/log.h"
+#include "util/nodump.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init("lithfs", LOG_WARNING);
+	util_nodump();			/* before any credential is read */
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("lithfs %s\n", PACKAGE_VERSION);
 		return 0;
