@@ -23,4 +23,7 @@ build fuzz_sigv4 "$SRC/src/objstore/sigv4.c"
 build fuzz_source "$SRC/src/objstore/source.c" "$SRC/src/objstore/awsconf.c" \
 	"$SRC/src/objstore/awsmeta.c" "$SRC/src/objstore/objstore.c"
 build fuzz_chunk "$SRC/src/exec/chunk.c"
+FLAGS+=($(pkg-config --cflags fuse3))
+LIBS+=($(pkg-config --libs fuse3) -lm)
+build fuzz_options "$SRC/src/fs/options.c" "$SRC/src/util/size.c"
 echo "fuzz: built $(ls "$OUT"/fuzz_* | wc -l) targets in $OUT"

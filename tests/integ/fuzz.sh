@@ -16,7 +16,7 @@ if ! command -v clang-14 >/dev/null && ! command -v clang >/dev/null; then
 fi
 bash "$SRC/tests/fuzz/build.sh" "$OUT" || exit 1
 cd "$OUT" || exit 1
-for t in fuzz_s3_xml fuzz_sigv4 fuzz_source fuzz_chunk; do
+for t in fuzz_s3_xml fuzz_sigv4 fuzz_source fuzz_chunk fuzz_options; do
 	reg=$SRC/tests/fuzz/regress/$t
 	if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then
 		if ! "./$t" -rss_limit_mb=1024 "$reg"/* >"$t.regress.log" 2>&1; then
@@ -28,6 +28,10 @@ for t in fuzz_s3_xml fuzz_sigv4 fuzz_source fuzz_chunk; do
 	case $t in
 	fuzz_s3_xml) cp "$SRC"/tests/fixtures/xml/* "$corpus"/ 2>/dev/null ;;
 	fuzz_source) cp "$SRC"/tests/fixtures/aws/* "$corpus"/ 2>/dev/null ;;
+	fuzz_options)
+		printf -- '-o\nendpoint=http://127.0.0.1:1,path_style,ro,uid=1,gid=2,umask=022\nb:/p\n/m' >"$corpus/1"
+		printf -- '-f\n-o\ncache_size=1G,block_size=4M,part_size=16M,upload_mem=256M,stat_ttl=1.5\ns3://b/x\n/m' >"$corpus/2"
+		printf -- '-o\nio_timeout=2,connect_timeout=1,loglevel=debug,_netdev,x-systemd.automount\nfile:///d/b\n/m' >"$corpus/3" ;;
 	esac
 	if "./$t" -max_total_time="$SECS" -print_funcs=0 -rss_limit_mb=1024 -artifact_prefix="$OUT/$t-" \
 		"$corpus" >"$t.log" 2>&1; then
