@@ -18,13 +18,6 @@
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
 
-uploads_in_progress() {	# multipart uploads started and not completed/aborted
-	case $LITHFS_BACKEND in
-	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
-	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
-		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
-	esac
-}
 store_etag() {	# store_etag KEY: the object's ETag in the store
 	case $LITHFS_BACKEND in
 	local) getfattr --only-values -n user.lithfs.etag "$STORE_DIR/$1" | cut -d' ' -f1 ;;

@@ -14,13 +14,6 @@ set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
 
 [ "$(id -u)" = 0 ] || { echo "not root: cannot mount a tmpfs, skipped"; exit 77; }
-uploads_in_progress() {	# multipart uploads started and not completed/aborted
-	case $LITHFS_BACKEND in
-	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
-	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
-		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
-	esac
-}
 md5() { md5sum | cut -d' ' -f1; }
 same_object() {	# same_object KEY MODEL WHAT
 	expect_eq "$(oob_get "$1" | md5)" "$(md5 <"$2")" "$3: md5 of the object"

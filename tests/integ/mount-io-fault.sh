@@ -11,13 +11,6 @@
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
 
-uploads_in_progress() {	# multipart uploads started and not completed/aborted
-	case $LITHFS_BACKEND in
-	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
-	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
-		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
-	esac
-}
 no_uploads() { [ "$(uploads_in_progress)" = 0 ]; }
 
 # Unmounts like mount_stop, but the daemon's log may hold the errors of the

@@ -12,13 +12,6 @@ set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
 
 awss3() { env -u AWS_CA_BUNDLE aws --endpoint-url "$S3_ENDPOINT" s3api "$@"; }
-uploads_in_progress() {	# multipart uploads started and not completed/aborted
-	case $LITHFS_BACKEND in
-	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
-	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
-		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
-	esac
-}
 object_size() {	# object_size KEY: its size in the store, as aws s3api sees it
 	case $LITHFS_BACKEND in
 	local) stat -c %s "$STORE_DIR/$1" 2>/dev/null ;;

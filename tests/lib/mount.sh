@@ -21,6 +21,9 @@
 #   oob_get KEY       print an object's content
 #   oob_meta KEY NAME print the x-amz-meta-NAME of KEY ("" if absent)
 #   oob_exists KEY    status 0 iff KEY exists
+#   uploads_in_progress   how many multipart uploads are started and not completed or
+#                     aborted in the store (ListMultipartUploads; the local store's
+#                     .lithfs-mpu directory)
 #   oob_rm KEY        delete an object
 #   oob_put_many PREFIX N   keys PREFIX00001..PREFIX<N>, each holding its own key
 # Assertions
@@ -227,6 +230,14 @@ oob_exists() {
 		return
 	fi
 	[ "$(s3req HEAD "$(url_path "$1")" -I)" = 200 ]
+}
+
+uploads_in_progress() {
+	case $LITHFS_BACKEND in
+	local) find "$STORE_DIR/.lithfs-mpu" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l ;;
+	*) [ "$(s3req GET "" --get --data-urlencode uploads=)" = 200 ] || fail "list uploads"
+		grep -o '<Upload>' "$TMPDIR/s3resp" | wc -l ;;
+	esac
 }
 
 oob_meta() {		# oob_meta KEY NAME
