@@ -157,13 +157,14 @@ check_rc=0
 if [ "$SANITIZE" = 0 ]; then
 	phase check run_suite "$BUILD" "" || check_rc=$?
 else
-	# the plain build: its unit tests, and all of them again under valgrind; the
+	# the plain build: its unit tests, and all of them again under valgrind, and the
+	# soak (its RSS plateau means something only with the real allocator); the
 	# integration tests only with LITHFS_CI_PLAIN_INTEG=1 (both full passes measured
 	# too close to the 90 minutes: docs/testing.md)
 	if [ "${LITHFS_CI_PLAIN_INTEG:-0}" = 1 ]; then
 		phase check run_suite "$BUILD" "integ/sanitize-unit" || check_rc=$?
 	else
-		phase check run_suite "$BUILD" "" "unit/ integ/memcheck-unit" || check_rc=$?
+		phase check run_suite "$BUILD" "" "unit/ integ/memcheck-unit integ/reliability-soak-s3" || check_rc=$?
 	fi
 	# sanitized code runs 2-3x slower: twice the per-test limit (reliability-faults-s3
 	# took over 600 s under ASan on a loaded 2-core host, still making progress)

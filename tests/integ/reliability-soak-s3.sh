@@ -4,9 +4,10 @@
 # the name), sized 1 KiB..3 MiB, one in 20 of 12 MiB (multipart at
 # part_size=5M). Readers pick random files from a
 # manifest of files whose close succeeded and check each read against the md5
-# in its name. No operation may fail, every read must verify, the daemon's RSS
-# (sampled every 5 s) must level off (max of the last third <= 1.3 x max of
-# the middle third + 16 MiB), and the daemon must exit 0 with a clean log.
+# in its name. No operation may fail, every read must verify, the daemon's
+# anonymous RSS (sampled every 5 s; not in a sanitizer build) must level off
+# (max of the last third <= 1.3 x max of the middle third + 16 MiB), and the
+# daemon must exit 0 with a clean log.
 # Needs S3_ENDPOINT (exit 77).
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -58,7 +59,13 @@ reader() {	# reader N: reads random published files and checks their md5
 	echo "$ok" >"$W/reads.$n"
 }
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
+# the daemon's anonymous memory (heap, thread stacks): what a leak grows. File pages
+# (the LMDB cache map filling up to cache_size, staging parts mmapped while they
+# upload) count in VmRSS too but are the kernel's to drop; they are logged beside it.
+rss_kib() {
+	awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { if (a == "") exit 1; print a, f }' \
+		"/proc/$DPID/status"
+}
 
 pids=()
 for n in $(seq 1 8); do writer "$n" & pids+=($!); done
@@ -96,8 +103,17 @@ read -r n mid last < <(awk '{ v[NR] = $1 } END {
 	for (i = t + 1; i <= 2 * t; i++) if (v[i] > m) m = v[i]
 	for (i = 2 * t + 1; i <= NR; i++) if (v[i] > l) l = v[i]
 	print NR, m, l }' "$W/rss")
-echo "soak: $writes writes, $reads verified reads, RSS samples $n, middle max $mid KiB, last max $last KiB"
+echo "soak: $writes writes, $reads verified reads, RSS samples $n, anonymous RSS middle max $mid KiB, last max $last KiB"
+echo "soak: RSS samples (anon KiB, file KiB): $(tr '\n' ' ' <"$W/rss")"
 [ "$n" -ge 3 ] || fail "too few RSS samples ($n)"
-[ "$last" -le $((mid * 13 / 10 + 16384)) ] || fail "RSS still growing: middle max $mid KiB, last max $last KiB ($(tr '\n' ' ' <"$W/rss"))"
+if grep -q __asan_init "$LITHFS_BUILD/mount.lithfs"; then
+	# ASan's allocator keeps freed chunks in per-thread caches and size classes and
+	# never hands them back: its RSS follows the workload's peaks (CI saw 109 MiB then
+	# 163 MiB). The plateau is checked in the plain build (tests/ci.sh runs this test
+	# there too); here the data checks and LeakSanitizer at exit are what count.
+	echo "soak: sanitizer build: RSS plateau not checked"
+elif [ "$last" -gt $((mid * 13 / 10 + 16384)) ]; then
+	fail "anonymous RSS still growing: middle max $mid KiB, last max $last KiB (anon file: $(tr '\n' ' ' <"$W/rss"))"
+fi
 mount_stop "$M"
 echo "PASS"
