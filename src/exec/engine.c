@@ -73,7 +73,18 @@ struct eng {
 
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
-static volatile sig_atomic_t in_loop;	/* before: a signal just ends mapdir */
+/*
+ * Only while the loop runs is SIGINT/SIGTERM/SIGHUP caught (tasks to kill,
+ * outputs to discard); before and after it, the signal just ends mapdir. The
+ * "after" matters: what follows the loop (summary, manifest upload, the exit
+ * itself) could stall, and a caught signal nobody looks at any more would
+ * leave SIGTERM without effect. Seen in CI: in the ASan build, LeakSanitizer
+ * stops the process with PTRACE_ATTACH at exit; a SIGCONT in that window
+ * (timeout(1) sends TERM, then CONT) cancels the attach's SIGSTOP, and its
+ * tracer then waits forever while mapdir spins. Ignoring the TERM too, mapdir
+ * never ended; with the default action it does.
+ */
+static volatile sig_atomic_t in_loop;
 
 static void on_signal(int sig)
 {
@@ -861,12 +872,12 @@ static int loop(struct eng *g)
 	struct run **who = calloc((size_t)g->o->jobs + 2, sizeof(*who));
 	int sig = 0;
 
-	in_loop = 1;
 	if (!pfd || !who) {
 		free(pfd);
 		free(who);
 		return ENOMEM;
 	}
+	in_loop = 1;
 	for (;;) {
 		if (got_signal && !sig) {
 			sig = got_signal;
@@ -881,6 +892,9 @@ static int loop(struct eng *g)
 		wait_events(g, pfd, who);
 		report_tick(g->io->report);
 	}
+	in_loop = 0;
+	if (!sig)
+		sig = got_signal;	/* came after the last look: still interrupted */
 	free(pfd);
 	free(who);
 	return sig;

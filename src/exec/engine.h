@@ -42,7 +42,8 @@ struct eng_io {
 };
 
 /* SIGCHLD, SIGINT, SIGTERM, SIGHUP handlers; SIGPIPE ignored. Call early:
- * until eng_run's loop starts, SIGINT/SIGTERM/SIGHUP end mapdir at once. */
+ * outside eng_run's loop (before it starts and after it ends),
+ * SIGINT/SIGTERM/SIGHUP end mapdir at once. */
 int eng_install_signals(void);
 /* Marks tasks done in an earlier run (--resume) as TASK_SKIPPED. */
 void eng_mark_done(struct plan *p, struct manifest *m);

@@ -10,15 +10,34 @@ BUILD=${LITHFS_BUILD:?set LITHFS_BUILD}
 MAPDIR=$BUILD/mapdir
 [ -x "$MAPDIR" ] || { echo "FAIL: $MAPDIR not built"; exit 1; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mapdir-local.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# groups_gone FILE SECS: waits (at most SECS) until no process is left in the
+# process groups (of tasks) listed in FILE; if some are, kills them and fails.
+# Empties FILE: the exit trap kills only groups no check has seen end.
+groups_gone() {
+	local g i
+	g=$(sort -u "$1" | paste -sd, -)
+	: >"$1"
+	[ -n "$g" ] || return 0
+	for ((i = 0; i < $2 * 10; i++)); do
+		pgrep -g "$g" >/dev/null || return 0
+		sleep 0.1
+	done
+	pkill -KILL -g "$g"
+	return 1
+}
+trap 'for f in "$WORK"/*.pgids; do [ -f "$f" ] && groups_gone "$f" 0; done; rm -rf "$WORK"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# md TEST ARGS...: mapdir with a 120 s bound; output in $WORK/TEST.err
+# md TEST ARGS...: mapdir with a 120 s bound (SIGKILL 10 s later if SIGTERM
+# does not end it); output in $WORK/TEST.err
 md() {
 	local name=$1
 	shift
-	timeout 120 "$MAPDIR" --no-progress "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+	timeout -k 10 120 "$MAPDIR" --no-progress "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
 }
+# section TEXT: a progress line, so that a log cut by the runner's timeout
+# shows where the test was
+section() { echo "== $(date +%T) section $*"; }
 # user_files DIR: the outputs, without mapdir's own state
 user_files() { (cd "$1" && find . -path ./.mapdir -prune -o -type f -print | sort); }
 
@@ -39,7 +58,7 @@ printf 'a\nb\n' >"$D/space name.txt"
 FILES=$(cd "$D" && find . -type f | sort)
 NFILES=$(echo "$FILES" | wc -l)
 
-# ---- 1. whole files: the same as running the program directly ----
+section "1. whole files: the same as running the program directly"
 check_whole() {	# check_whole NAME SHELLCMD
 	local name=$1 cmd=$2 f
 	rm -rf "$WORK/o-$name"
@@ -59,7 +78,7 @@ rm -rf "$WORK/o-argv"
 md argv wc -c "$D" "$WORK/o-argv" || fail "wc -c as PROGRAM ARGS: $(cat "$WORK/argv.err")"
 [ "$(cat "$WORK/o-argv/big.txt")" = "$(wc -c <"$D/big.txt")" ] || fail "wc -c output"
 
-# ---- 2. chunks: lines are never split, parts concatenate to the file ----
+section "2. chunks: lines are never split, parts concatenate to the file"
 rm -rf "$WORK/o-chunk"
 md chunk --chunk-size 64K cat "$D" "$WORK/o-chunk" || fail "chunked cat: $(head -3 "$WORK/chunk.err")"
 for f in big.txt sub/b.log bin.dat; do
@@ -99,7 +118,7 @@ rm -rf "$WORK/o-mcat"
 md mcat --chunks 5 --merge cat "$D" "$WORK/o-mcat" || fail "--merge cat"
 while read -r f; do cmp -s "$D/$f" "$WORK/o-mcat/$f" || fail "merged cat of $f"; done <<<"$FILES"
 
-# ---- 3. the environment and --args ----
+section "3. the environment and --args"
 rm -rf "$WORK/o-env"
 md env --chunk-size 100K -c 'echo "$MAPDIR_INPUT|$MAPDIR_OFFSET|$MAPDIR_LENGTH|$MAPDIR_PART|$MAPDIR_PARTS|$MAPDIR_TASK_ID|$MAPDIR_OUTPUT"' \
 	"$D" "$WORK/o-env" || fail "env run"
@@ -118,7 +137,7 @@ md args2 --args cp "$D" "$WORK/o-args2" || fail "--args cp (appended {in} {out})
 cmp -s "$D/bin.dat" "$WORK/o-args2/bin.dat" || fail "--args cp output"
 
 
-# ---- 4. failures: non-zero exit, nothing published, stderr kept ----
+section "4. failures: non-zero exit, nothing published, stderr kept"
 rm -rf "$WORK/o-fail"
 md fail -c 'echo "partial output"; echo "boom on $MAPDIR_INPUT" >&2; exit 3' "$D" "$WORK/o-fail"
 rc=$?
@@ -135,7 +154,7 @@ md one -c 'case "$MAPDIR_INPUT" in *crlf*) exit 9;; esac; cat' "$D" "$WORK/o-one
 [ ! -e "$WORK/o-one/crlf.txt" ] || fail "failed output published"
 cmp -s "$D/a.txt" "$WORK/o-one/a.txt" || fail "good outputs missing next to a failure"
 
-# ---- 5. retries: a program that fails the first time ----
+section "5. retries: a program that fails the first time"
 cat >"$WORK/flaky.sh" <<'EOS'
 #!/bin/sh
 m="$FLAKY_DIR/$(echo "$MAPDIR_INPUT" | md5sum | cut -c1-16)"
@@ -159,7 +178,7 @@ rm -rf "$WORK/flaky"/* "$WORK/o-noretry"
 md noretry "$WORK/flaky.sh" "$D" "$WORK/o-noretry"
 [ $? -eq 1 ] || fail "without --retries a failing first attempt must fail"
 
-# ---- 6. timeout: the process group is killed, nothing published ----
+section "6. timeout: the process group is killed, nothing published"
 rm -rf "$WORK/o-timeout"
 start=$(date +%s)
 md timeout --timeout 1 -j 8 -c 'sh -c "sleep 37.25" & sleep 37.5; cat' "$D" "$WORK/o-timeout"
@@ -171,7 +190,7 @@ grep -q "timed out" "$WORK/timeout.err" || fail "timeout not reported"
 sleep 0.5
 pgrep -f "sleep 37.[25]" >/dev/null && fail "timed-out tasks' process groups still run"
 
-# ---- 7. --halt-on-error: stops at the first failure ----
+section "7. --halt-on-error: stops at the first failure"
 mkdir -p "$WORK/many"
 for i in $(seq 1 40); do echo "$i" >"$WORK/many/f$(printf %02d "$i")"; done
 rm -rf "$WORK/o-halt"
@@ -181,7 +200,7 @@ n=$(user_files "$WORK/o-halt" | wc -l)
 [ "$n" -eq 4 ] || fail "halt-on-error ran on: $n outputs, want 4"
 grep -q "not run" "$WORK/halt.err" || fail "halt: summary does not say what was not run"
 
-# ---- 8. --resume: only failed and changed inputs run again ----
+section "8. --resume: only failed and changed inputs run again"
 rm -rf "$WORK/o-resume"
 cat >"$WORK/count.sh" <<'EOS'
 #!/bin/sh
@@ -205,41 +224,63 @@ grep -q "38 already done" "$WORK/resume2.err" || fail "resume summary: $(cat "$W
 md resume3 --resume "$WORK/count.sh" "$WORK/many" "$WORK/o-resume" || fail "resume: third run"
 [ ! -s "$COUNT_FILE" ] || fail "resume with nothing to do ran tasks"
 
-# ---- 9. kill -9: of a task, and of mapdir itself ----
+section "9. kill -9: of a task, and of mapdir itself"
 rm -rf "$WORK/o-k9task"
 md k9task -c 'head -c 100; kill -9 $$' "$D" "$WORK/o-k9task"
 [ $? -eq 1 ] || fail "task killed by SIGKILL: exit status"
 [ -z "$(user_files "$WORK/o-k9task")" ] || fail "a killed task left an output"
 grep -q "killed by signal 9" "$WORK/k9task.err" || fail "signal not reported"
+# kill -9 of mapdir itself: started without a wrapper, so that $! is mapdir
+# (a `timeout` in between would be what gets killed, leaving mapdir to run on
+# next to the resume below). Its tasks, each in its own process group, run on
+# as orphans; their outputs stay temporary. Each task records its PGID (the $$
+# of its sh) so that the test can wait for them and leave nothing behind.
 rm -rf "$WORK/o-k9"
-timeout 60 "$MAPDIR" --no-progress -j 4 -c 'sleep 0.3; cat' "$WORK/many" "$WORK/o-k9" 2>/dev/null &
+: >"$WORK/k9.pgids"
+k9cmd="echo \$\$ >>'$WORK/k9.pgids'; sleep 0.3; cat"
+"$MAPDIR" --no-progress -j 4 -c "$k9cmd" "$WORK/many" "$WORK/o-k9" 2>/dev/null &
 pid=$!
 sleep 1.2
 kill -9 $pid
 { wait $pid; } 2>/dev/null
-sleep 1	# orphaned tasks finish (their outputs stay temporary)
+rc=$?
+[ $rc -eq 137 ] || fail "kill -9 of mapdir: exit $rc, want 137"
+pgrep -f -- "$WORK/o-k9" >/dev/null && fail "a mapdir still runs on o-k9 after kill -9: $(pgrep -af -- "$WORK/o-k9")"
+groups_gone "$WORK/k9.pgids" 10 || fail "orphaned tasks still ran 10 s after kill -9 of mapdir"
 for f in $(user_files "$WORK/o-k9"); do
 	case "$f" in */.mapdir-tmp-*) continue;; esac
 	cmp -s "$WORK/many/$f" "$WORK/o-k9/$f" || fail "after kill -9 $f is partial"
 done
-md k9resume --resume -c 'cat' "$WORK/many" "$WORK/o-k9" || fail "resume after kill -9"
+md k9resume --resume -c "$k9cmd" "$WORK/many" "$WORK/o-k9" || fail "resume after kill -9"
+: >"$WORK/k9.pgids"	# its tasks ended with it
 [ "$(user_files "$WORK/o-k9" | grep -vc '\.mapdir-tmp-')" -eq 40 ] || fail "resume after kill -9 incomplete"
-# SIGINT/SIGTERM: tasks killed, outputs discarded, 128+N
+while read -r f; do cmp -s "$WORK/many/$f" "$WORK/o-k9/$f" || fail "resume after kill -9: $f"; done < <(cd "$WORK/many" && ls)
+# SIGTERM: tasks killed, outputs discarded, 128+N, and mapdir ends at once
+# (bounded here, so that a mapdir that ignores it fails the test, not hangs it)
 rm -rf "$WORK/o-int"
-timeout 60 "$MAPDIR" --no-progress -j 2 -c 'sleep 30; cat' "$WORK/many" "$WORK/o-int" 2>"$WORK/int.err" &
+: >"$WORK/int.pgids"
+"$MAPDIR" --no-progress -j 2 -c "echo \$\$ >>'$WORK/int.pgids'; sleep 30; cat" \
+	"$WORK/many" "$WORK/o-int" 2>"$WORK/int.err" &
 pid=$!
-for i in $(seq 1 100); do	# until tasks run (their temporary outputs exist)
-	ls -A "$WORK/o-int" 2>/dev/null | grep -q mapdir-tmp && break
+for i in $(seq 1 300); do	# until its tasks run (at most 30 s)
+	[ -s "$WORK/int.pgids" ] && break
 	sleep 0.1
 done
+[ -s "$WORK/int.pgids" ] || fail "SIGTERM: no task started within 30 s"
 kill -TERM $pid
+for i in $(seq 1 300); do
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 $pid 2>/dev/null && { fail "mapdir still ran 30 s after SIGTERM"; kill -9 $pid; }
 wait $pid
 rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM: exit $rc, want 143"
 [ -z "$(user_files "$WORK/o-int")" ] || fail "SIGTERM left files: $(user_files "$WORK/o-int")"
-grep -q "interrupted" "$WORK/int.err" || fail "SIGTERM not reported"
+grep -q "interrupted" "$WORK/int.err" || fail "SIGTERM not reported: $(head -3 "$WORK/int.err")"
+groups_gone "$WORK/int.pgids" 1 || fail "tasks still ran after mapdir exited on SIGTERM"
 
-# ---- 10. bad input: one line, exit 2, nothing started ----
+section "10. bad input: one line, exit 2, nothing started"
 bad() {	# bad NAME PATTERN ARGS...
 	local name=$1 pat=$2
 	shift 2
@@ -263,7 +304,7 @@ bad mergealone "needs --chunk-size" --merge cat "$D" "$WORK/o-bad5"
 for o in 1 2 3 4 5; do [ ! -e "$WORK/o-bad$o" ] || fail "bad input created $WORK/o-bad$o"; done
 [ ! -e "$D/sub/out" ] || fail "OUT inside IN was created"
 
-# ---- 11. --dry-run prints the plan and runs nothing ----
+section "11. --dry-run prints the plan and runs nothing"
 md dry --dry-run --chunk-size 64K cat "$D" "$WORK/o-dry" || fail "--dry-run"
 [ ! -e "$WORK/o-dry" ] || fail "--dry-run created OUT"
 grep -q "big.txt/part-00001" "$WORK/dry.out" || fail "--dry-run plan: $(head -3 "$WORK/dry.out")"
