@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "exec/plan.h"
@@ -94,10 +95,26 @@ static int load(struct manifest *m, char *text, size_t len)
 	return 0;
 }
 
+/*
+ * A local manifest is also OUT's lock: flock()ed while the run lasts, so a
+ * second mapdir on an OUT in use fails at once (never waits) instead of
+ * truncating the first one's manifest and racing it for the same outputs.
+ * The kernel drops the lock when the holder dies, even by SIGKILL; the fd is
+ * close-on-exec, so tasks left running by a killed mapdir do not hold it.
+ * Truncation waits until the lock is ours. A file system without flock()
+ * runs unlocked, as before.
+ */
+static int lock_file(struct manifest *m, bool resume)
+{
+	if (flock(m->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+		return EBUSY;
+	return !resume && ftruncate(m->fd, 0) != 0 ? errno : 0;
+}
+
 static int open_file(struct manifest *m, bool resume, struct buf *old)
 {
 	const char *dir = loc_local_path(m->out);
-	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC);
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
 
 	if (dir) {
 		if (asprintf(&m->path, "%s/" MANIFEST_REL, dir) < 0)
@@ -118,6 +135,8 @@ static int open_file(struct manifest *m, bool resume, struct buf *old)
 	m->fd = open(m->path, flags, 0666);
 	if (m->fd < 0)
 		return errno;
+	if (dir)
+		return lock_file(m, resume);
 	if (m->upload && old->len && write(m->fd, old->data, old->len) != (ssize_t)old->len)
 		return errno ? errno : EIO;
 	return 0;
@@ -145,6 +164,12 @@ int manifest_open(struct loc *out, uint64_t cmdhash, bool resume, struct manifes
 	if (!e)
 		e = load(m, old.data ? old.data : (char *)"", old.len);
 	buf_release(&old);
+	if (e == EBUSY) {
+		snprintf(err, errlen, "output %s is in use by another mapdir (its "
+			 MANIFEST_REL " is locked)", loc_name(out));
+		manifest_close(m);
+		return e;
+	}
 	if (e) {
 		snprintf(err, errlen, "cannot open the manifest of %s: %s", loc_name(out),
 			 strerror(e));

@@ -6,7 +6,9 @@
  * finished. A line records the input's identity (size, mtime, ETag), the
  * byte range, and a hash of the command and chunking options: a task is done
  * only when all of them match, so a changed input or command runs again.
- * Local OUT: OUT/.mapdir/manifest, appended in place. Object-store OUT: a
+ * Local OUT: OUT/.mapdir/manifest, appended in place and flock()ed while
+ * open: manifest_open fails with EBUSY (and a one-line message) when another
+ * mapdir has it, it never waits. Object-store OUT (not locked): a
  * local file uploaded as OUT/.mapdir/manifest by manifest_close() (a killed
  * run loses its progress there).
  * Not thread-safe: the engine thread owns it.

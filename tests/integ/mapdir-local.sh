@@ -267,6 +267,12 @@ for i in $(seq 1 300); do	# until its tasks run (at most 30 s)
 	sleep 0.1
 done
 [ -s "$WORK/int.pgids" ] || fail "SIGTERM: no task started within 30 s"
+# meanwhile, a second mapdir on the same OUT fails at once with one line
+md inuse --resume cat "$WORK/many" "$WORK/o-int"
+rc=$?
+[ $rc -eq 2 ] || fail "second mapdir on an OUT in use: exit $rc, want 2"
+[ "$(wc -l <"$WORK/inuse.err")" -eq 1 ] && grep -q "in use by another mapdir" "$WORK/inuse.err" ||
+	fail "second mapdir on an OUT in use: $(head -3 "$WORK/inuse.err")"
 kill -TERM $pid
 for i in $(seq 1 300); do
 	kill -0 $pid 2>/dev/null || break
