@@ -397,22 +397,38 @@ void acache_move_below(struct acache *c, const char *from, const char *to)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void acache_set_complete(struct acache *c, const char *dir, size_t entries)
+void acache_stamp(struct acache *c, struct acache_stamp *since)
 {
-	int64_t now = mono_ns();
+	pthread_mutex_lock(&c->lock);
+	since->ns = mono_ns();
+	since->gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_set_complete_since(struct acache *c, const char *dir, size_t entries,
+			       const struct acache_stamp *since)
+{
 	int64_t life = c->ttl_ns < c->neg_ttl_ns ? c->ttl_ns : c->neg_ttl_ns;
 	struct ac_entry *e;
 
 	if (life <= 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	e = entry_for(c, dir, now);	/* a new entry stays an expired miss */
+	e = entry_for(c, dir, mono_ns());	/* a new entry stays an expired miss */
 	if (e != NULL) {
-		e->complete_until = now + life;
-		e->complete_gen = c->gen;
+		e->complete_until = since->ns + life;
+		e->complete_gen = since->gen;	/* void if anything went since */
 		e->complete_small = entries <= ACACHE_RELIST_MAX;
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void acache_set_complete(struct acache *c, const char *dir, size_t entries)
+{
+	struct acache_stamp now;
+
+	acache_stamp(c, &now);
+	acache_set_complete_since(c, dir, entries, &now);
 }
 
 bool acache_is_complete(struct acache *c, const char *dir)

@@ -72,6 +72,20 @@ void acache_forget_below(struct acache *c, const char *path);
  * missing. Any removal of entries (forget, move, sweep) voids every such
  * mark, so a forgotten child can never be taken for a missing one. */
 void acache_set_complete(struct acache *c, const char *dir, size_t entries);
+/* The moment a listing began: taken (acache_stamp) before its first LIST and
+ * given to acache_set_complete_since when all its entries are cached. The
+ * mark then lives min(ttl, neg_ttl) from that moment, not from its end: each
+ * entry the listing put lives ttl from its put, which is later, so while the
+ * mark holds every listed name is still cached (a mark counted from the end
+ * outlived the first entries, and a listed name looked up in that gap was
+ * "missing"). A removal since the stamp voids the mark at once. */
+struct acache_stamp {
+	int64_t ns;		/* monotonic */
+	uint64_t gen;
+};
+void acache_stamp(struct acache *c, struct acache_stamp *since);
+void acache_set_complete_since(struct acache *c, const char *dir, size_t entries,
+			       const struct acache_stamp *since);
 bool acache_is_complete(struct acache *c, const char *dir);
 /* True when dir's complete mark, of a listing of at most ACACHE_RELIST_MAX
  * entries, ended less than window_ns ago (or is still on): a program is

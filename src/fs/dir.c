@@ -249,6 +249,7 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 {
 	struct listing l = { NULL, 0, NULL, 0 };
 	struct fill f = { fs, path, NULL, snap };
+	struct acache_stamp since;
 	size_t listed = 0;
 	struct stat dot;
 	char *dkey;
@@ -260,6 +261,7 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 	f.dkey = dkey;
 	memset(&dot, 0, sizeof(dot));
 	dot.st_mode = S_IFDIR;
+	acache_stamp(fs->ac, &since);	/* the mark must not outlive the entries */
 	rc = list_all(fs, dkey, "/", &l);
 	if (rc == 0)
 		rc = index_dirs(&l);
@@ -273,8 +275,9 @@ static int snapshot(struct fs *fs, const char *path, struct dir_snap *snap)
 	}
 	if (rc == 0)
 		rc = emit_unpublished(&f);
+	/* every child is cached */
 	if (rc == 0 && (l.n == 0 || l.pages[l.n - 1].next_token == NULL))
-		acache_set_complete(fs->ac, path, listed);	/* every child is cached */
+		acache_set_complete_since(fs->ac, path, listed, &since);
 	listing_release(&l);
 	free(dkey);
 	return rc;

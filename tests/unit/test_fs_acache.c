@@ -1,7 +1,7 @@
 /*
  * test_fs_acache.c - the attribute cache: TTL, negative entries, listing
  * merges that keep known metadata, forgetting a subtree, the checks an open
- * may use once, the kernel's cached ETag (src/fs/acache.h).
+ * may use once, the kernel's cached ETag, complete marks (src/fs/acache.h).
  */
 #include "config.h"
 
@@ -114,6 +114,33 @@ int main(void)
 	acache_set_complete(c, "/big", ACACHE_RELIST_MAX + 1);
 	CHECK(acache_is_complete(c, "/big"));
 	CHECK(!acache_relist_worth(c, "/big", 1000000000));
+	acache_destroy(c);
+
+	/* A listing's mark never outlives its entries: it counts from the
+	 * listing's start (a mark counted from its end said "missing" for a
+	 * listed name: reliability-faults, mapdir output f132) */
+	CHECK_INT(acache_create(0.2, 0.3, &c), 0);
+	{
+		struct acache_stamp since;
+		int bad = 0;
+
+		acache_stamp(c, &since);
+		acache_put_listed(c, "/l/a", &a);
+		usleep(100000);			/* the rest of a slow listing */
+		acache_set_complete_since(c, "/l", 1, &since);
+		for (int i = 0; i < 40; i++) {	/* 0.4 s: past both */
+			if (acache_is_complete(c, "/l") && acache_get(c, "/l/a", &got) != 0)
+				bad++;
+			usleep(10000);
+		}
+		CHECK_INT(bad, 0);
+		CHECK(!acache_is_complete(c, "/l"));
+		acache_stamp(c, &since);	/* a removal during the listing */
+		acache_put_listed(c, "/l/a", &a);
+		acache_forget(c, "/l/a");
+		acache_set_complete_since(c, "/l", 1, &since);
+		CHECK(!acache_is_complete(c, "/l"));
+	}
 	acache_destroy(c);
 
 	CHECK_INT(acache_create(5, 5, &c), 0);	/* checks for open, kernel ETag */
