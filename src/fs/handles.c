@@ -4,7 +4,8 @@
  * ties them to paths (inode.h) and publishes them with their metadata.
  *
  * Publication (fs_flush_inode) happens on every flush (each close(2)),
- * fsync and the last release, and only when something changed: dirty data
+ * fsync and the last release, and only when something changed (not a
+ * flush while the only change is open's O_TRUNC: fs_op_flush): dirty data
  * -> file_flush() (one object replace carrying the metadata); a new file
  * never written -> an empty PUT; only metadata changed -> a copy of the
  * object onto itself with the new metadata. An unlinked inode (unlink, or
@@ -100,6 +101,7 @@ static int publish(struct fs *fs, struct fs_inode *ino, const char *key, bool di
 	if (rc == 0) {
 		ino->published = true;
 		ino->meta_dirty = false;
+		ino->defer_trunc = false;
 		ino->attr.size = st.size;
 		ino->attr.lm_ns = 0;	/* learnt from the next listing */
 		memcpy(ino->attr.etag, st.etag, sizeof(st.etag));
@@ -230,13 +232,16 @@ static int open_inode(struct fs *fs, const char *path, bool trunc, struct fs_ino
 	return rc;
 }
 
-static void touch_mtime(struct fs_inode *ino)
+/* mtime and ctime to now; open_trunc: the change is an open(O_TRUNC), which
+ * defers publication while nothing else changes (fs_op_flush). */
+static void touch_mtime(struct fs_inode *ino, bool open_trunc)
 {
 	struct timespec now = fs_ns_to_ts(fs_now_ns());
 
 	pthread_mutex_lock(&ino->lock);
 	ino->attr.mtime = now;
 	ino->attr.ctime = now;
+	ino->defer_trunc = open_trunc && ino->published;
 	pthread_mutex_unlock(&ino->lock);
 }
 
@@ -311,7 +316,7 @@ int fs_op_open(const char *path, struct fuse_file_info *fi)
 		pthread_mutex_unlock(&ino->io);
 	}
 	if (rc == 0 && trunc)
-		touch_mtime(ino);
+		touch_mtime(ino, true);
 	if (rc != 0) {
 		fs_inode_put(fs, ino);
 		return -rc;
@@ -354,14 +359,26 @@ int fs_op_write(const char *path, const char *buf, size_t size, off_t off,
 	rc = file_write(ino->file, buf, size, off);
 	if (rc != 0)
 		return -rc;
-	touch_mtime(ino);
+	touch_mtime(ino, false);
 	return (int)size;
 }
 
+/* A flush while the only change is open's O_TRUNC publishes nothing: it is
+ * the close of the fd the shell dup2s onto stdout (`prog > file`), or a dup
+ * prog closes as it starts, and an empty object then would replace the old one
+ * for the whole run of prog. A write (then the next flush), fsync or the last
+ * release publishes; so a truncation nothing is written after is published
+ * by release, just after close(2) returned, and an error then is only logged. */
 int fs_op_flush(const char *path, struct fuse_file_info *fi)
 {
+	struct fs_inode *ino = fh_inode(fi);
+	bool defer;
+
 	(void)path;
-	return -fs_flush_inode(fs_self(), fh_inode(fi));
+	pthread_mutex_lock(&ino->lock);
+	defer = ino->defer_trunc;
+	pthread_mutex_unlock(&ino->lock);
+	return defer ? 0 : -fs_flush_inode(fs_self(), ino);
 }
 
 int fs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -409,7 +426,7 @@ int fs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	rc = file_truncate(ino->file, size);
 	pthread_mutex_unlock(&ino->io);
 	if (rc == 0)
-		touch_mtime(ino);
+		touch_mtime(ino, false);
 	if (rc == 0 && own)
 		rc = fs_flush_inode(fs, ino);
 	fs_inode_put(fs, ino);

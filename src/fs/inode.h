@@ -39,6 +39,9 @@ struct fs_inode {
 	struct os_meta extra;		/* user metadata to keep; protected by lock */
 	bool published;			/* the object exists; protected by lock */
 	bool meta_dirty;		/* attr not yet stored; protected by lock */
+	bool defer_trunc;		/* emptied by open(O_TRUNC), nothing written
+					 * since: flush keeps the old object
+					 * (handles.c); protected by lock */
 };
 
 int inode_table_create(struct inode_table **out);

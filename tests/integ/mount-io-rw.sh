@@ -6,6 +6,7 @@
 #   - random writes (conv=notrunc-like, python) into an existing 20 MiB object;
 #   - truncate shrink/grow (sparse zeros) and append of an existing object;
 #   - fsync returns only once the new version is visible in the store;
+#   - `prog > file` leaves the old object until prog has written (or exits);
 #   - everything read back again after a remount.
 # Local store by default; mount-io-rw-s3.sh runs the same on radosgw.
 set -u
@@ -18,6 +19,7 @@ object_size() {	# object_size KEY: its size in the store, as aws s3api sees it
 	*) awss3 head-object --bucket "$BUCKET" --key "$1" --query ContentLength 2>/dev/null ;;
 	esac
 }
+object_empty() { [ "$(object_size "$1")" = 0 ]; }
 
 backend_setup io
 M=$TMPDIR/mnt
@@ -84,6 +86,7 @@ for p in sys.argv[1:]:
 " "$M/r" "$TMPDIR/r" || fail "ftruncate + write"
 same_as r "$TMPDIR/r" "ftruncate then write past the end"
 : >"$M/r" && : >"$TMPDIR/r"
+wait_until 10 object_empty r	# published by release (see `prog > file` below)
 same_as r "$TMPDIR/r" "truncate to 0"
 
 # --- append to an existing object (multipart-sized and small)
@@ -94,6 +97,25 @@ cat "$TMPDIR/lines" >>"$M/log" && cat "$TMPDIR/lines" >>"$TMPDIR/log" || fail "a
 same_as log "$TMPDIR/log" "append to 20 MiB"
 echo small >"$M/s" && echo more >>"$M/s" || fail "append small"
 expect_eq "$(oob_get s)" "$(printf 'small\nmore')" "small append"
+
+# --- `prog > file`: the old object stays until prog writes or exits (the shell's
+# close of the fd it dup2s onto stdout publishes nothing)
+printf 'old\n' >"$M/keep"
+python3 -c 'import os, sys, time
+for i in range(600):
+    if os.path.exists(sys.argv[1]): break
+    time.sleep(0.1)
+print("new")' "$TMPDIR/go" >"$M/keep" &
+P=$!
+size_is() { [ "$(stat -c %s "$1")" = "$2" ]; }
+wait_until 30 size_is "$M/keep" 0 || fail "open(O_TRUNC) not seen"
+expect_eq "$(oob_get keep)" old "object while the redirected program has written nothing"
+: >"$TMPDIR/go"
+wait $P || fail "redirected program"
+expect_eq "$(oob_get keep)" new "object after the redirected program exited"
+# a truncation with no write after it is published by release, just after close
+: >"$M/keep"
+wait_until 10 object_empty keep || fail "object after a truncating redirection that writes nothing: $(object_size keep) bytes"
 
 # --- fsync: visible in the store when it returns, before close
 OBJECT_SIZE="$(declare -f awss3 object_size); object_size sync" \
