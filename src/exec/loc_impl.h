@@ -60,6 +60,8 @@ int loc_store_probe_mount(const char *path, char **source, char **key, char **ro
  * environment and profile. */
 struct loc_mount_cfg {
 	char *endpoint, *region, *addressing;	/* owned */
+	char *profile, *passwd_file;		/* owned: where its credentials */
+	bool no_sign;				/* come from, when options said */
 };
 void loc_mount_cfg_read(const char *root, struct loc_mount_cfg *mc);
 void loc_mount_cfg_release(struct loc_mount_cfg *mc);

@@ -583,6 +583,9 @@ void loc_mount_cfg_read(const char *root, struct loc_mount_cfg *mc)
 	mc->endpoint = xattr_str(root, "user.lithfs.endpoint");
 	mc->region = xattr_str(root, "user.lithfs.region");
 	mc->addressing = xattr_str(root, "user.lithfs.addressing");
+	mc->profile = xattr_str(root, "user.lithfs.profile");
+	mc->passwd_file = xattr_str(root, "user.lithfs.passwd_file");
+	mc->no_sign = getxattr(root, "user.lithfs.no_sign", NULL, 0) > 0;
 }
 
 void loc_mount_cfg_release(struct loc_mount_cfg *mc)
@@ -590,6 +593,8 @@ void loc_mount_cfg_release(struct loc_mount_cfg *mc)
 	free(mc->endpoint);
 	free(mc->region);
 	free(mc->addressing);
+	free(mc->profile);
+	free(mc->passwd_file);
 	memset(mc, 0, sizeof(*mc));
 }
 
@@ -670,11 +675,18 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		st->base.ops = &store_ops;
 	cfg.endpoint = mc.endpoint;	/* the mount's, over this environment's */
 	cfg.region = mc.region;
+	cfg.profile = mc.profile;	/* and its credentials' source */
+	cfg.passwd_file = mc.passwd_file;
+	cfg.no_sign = mc.no_sign;
 	if (mc.addressing)
 		cfg.addressing = strcmp(mc.addressing, "virtual") == 0 ? OS_ADDR_VIRTUAL
 									: OS_ADDR_PATH;
 	e = st ? os_open(&src, &cfg, &st->s, err, errlen) : ENOMEM;
-	if (!e && mount && (e = os_check(st->s)) != 0) {
+	if (e == EINVAL && mount) {	/* e.g. its profile is not ours */
+		log_msg(LOG_INFO, "%s: cannot open the store of its mount (%s): using the "
+			"mount", spec, err);
+		e = ENOENT;
+	} else if (!e && mount && (e = os_check(st->s)) != 0) {
 		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
 			"the mount", spec, strerror(e));
 		e = ENOENT;

@@ -70,6 +70,8 @@ static int append_encoded(struct buf *b, const char *v)
  *   user.lithfs.source     SOURCE?endpoint=E&region=R&addressing=path|virtual
  *                          (values percent-encoded; split at the last '?')
  *   user.lithfs.bucket, .prefix, .endpoint, .region, .addressing   plain
+ *   user.lithfs.profile, .passwd_file (absolute), .no_sign ("1")   where
+ *                          the options name where credentials come from
  * A local store has only source (file:///DIR/BUCKET), bucket and prefix.
  * Best effort: what cannot be resolved is not shown. */
 static void make_xattrs(struct fs *fs)
@@ -77,7 +79,9 @@ static void make_xattrs(struct fs *fs)
 	static const char *const names[FS_XATTRS] = {
 		"user.lithfs.source", "user.lithfs.bucket", "user.lithfs.prefix",
 		"user.lithfs.endpoint", "user.lithfs.region", "user.lithfs.addressing",
+		"user.lithfs.profile", "user.lithfs.passwd_file", "user.lithfs.no_sign",
 	};
+	const struct os_config *cfg = &fs->opts->store;
 	struct os_source src;
 	struct awsconf ac;
 	struct buf b = BUF_INIT;
@@ -91,8 +95,7 @@ static void make_xattrs(struct fs *fs)
 	memset(&ac, 0, sizeof(ac));
 	if (os_source_parse(fs->opts->source, &src, err, sizeof(err)) != 0)
 		return;
-	s3 = src.kind == OS_KIND_S3 &&
-	     awsconf_resolve(&fs->opts->store, &ac, err, sizeof(err)) == 0;
+	s3 = src.kind == OS_KIND_S3 && awsconf_resolve(cfg, &ac, err, sizeof(err)) == 0;
 	canon = os_source_format(&src);
 	if (canon != NULL && buf_appendf(&b, "%s", canon) == 0 && s3 &&
 	    buf_appendf(&b, "?endpoint=") == 0 && append_encoded(&b, ac.endpoint) == 0 &&
@@ -106,6 +109,9 @@ static void make_xattrs(struct fs *fs)
 		fs->xattrs[3].value = strdup(ac.endpoint);
 		fs->xattrs[4].value = strdup(ac.region);
 		fs->xattrs[5].value = strdup(ac.addressing == OS_ADDR_VIRTUAL ? "virtual" : "path");
+		fs->xattrs[6].value = cfg->profile ? strdup(cfg->profile) : NULL;
+		fs->xattrs[7].value = cfg->passwd_file ? realpath(cfg->passwd_file, NULL) : NULL;
+		fs->xattrs[8].value = cfg->no_sign ? strdup("1") : NULL;
 		awsconf_release(&ac);
 	}
 	free(canon);

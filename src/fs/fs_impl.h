@@ -21,7 +21,7 @@
 #include "fs/inode.h"
 #include "fs/options.h"
 
-#define FS_XATTRS 6
+#define FS_XATTRS 9
 
 struct fs {
 	const struct fs_options *opts;	/* borrowed */

@@ -3,8 +3,9 @@
 # recognise the mount and go to its store directly (LIST, ranged GETs via the
 # block cache, uploads), and the results must equal the programs run on the
 # same files locally, whole and per chunk, with the endpoint the mount
-# resolved (not the environment's); through a bind mount of a subdirectory
-# (as root), keys below that subdirectory. Local store by default;
+# resolved (not the environment's) and the credentials' profile it names;
+# through a bind mount of a subdirectory (as root), keys below that
+# subdirectory. Local store by default;
 # mapdir-mount-s3.sh runs the same on radosgw.
 set -u
 . "${LITHFS_SRC:?}/tests/lib/mount.sh"
@@ -66,6 +67,34 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMPDIR/bind" && mount --bind "$M/in/sub" "$T
 	oob_exists "out-bind/nums.txt" && fail "the bind mount of in/sub was read as the mount's root"
 	expect_eq "$(oob_get out-bind/lines.txt)" "$(wc -l <"$D/sub/lines.txt")" \
 		"wc -l of sub/lines.txt through a bind mount"
+fi
+
+# A mount whose credentials come from a profile it names (-o profile=): mapdir
+# uses the same profile (the root's user.lithfs.profile), not the wrong keys
+# of its own environment, and still goes to the store directly.
+if [ "$LITHFS_BACKEND" = s3 ]; then
+	export AWS_SHARED_CREDENTIALS_FILE=$TMPDIR/aws-credentials AWS_CONFIG_FILE=$TMPDIR/aws-config
+	printf '[lithprof]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+		"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$AWS_SHARED_CREDENTIALS_FILE"
+	chmod 600 "$AWS_SHARED_CREDENTIALS_FILE"
+	: >"$AWS_CONFIG_FILE"
+	P=$TMPDIR/mnt-profile
+	mount_start "$P" "$SOURCE" "${STORE_OPTS[@]}" -o profile=lithprof
+	expect_eq "$(getfattr --absolute-names --only-values -n user.lithfs.profile "$P" 2>&1)" lithprof \
+		"the root's user.lithfs.profile"
+	AWS_ACCESS_KEY_ID=AKIDWRONG AWS_SECRET_ACCESS_KEY=wrong md profile wc -l "$P/in" "$P/out-profile" ||
+		fail "mapdir on a mount with -o profile: $(cat "$TMPDIR/profile.err")"
+	grep -q "listing and writing through the store" "$TMPDIR/profile.err" ||
+		fail "mapdir did not reach the store with the mount's profile: $(cat "$TMPDIR/profile.err")"
+	expect_eq "$(oob_get out-profile/nums.txt)" 30000 "wc -l with the mount's profile"
+	# a profile mapdir does not have: it works through the mount instead
+	AWS_SHARED_CREDENTIALS_FILE=/dev/null md noprofile wc -l "$P/in" "$P/out-noprofile" ||
+		fail "mapdir without the mount's profile: $(cat "$TMPDIR/noprofile.err")"
+	grep -q "cannot open the store of its mount.*using the mount" "$TMPDIR/noprofile.err" ||
+		fail "no fallback to the mount: $(cat "$TMPDIR/noprofile.err")"
+	expect_eq "$(cat "$P/out-noprofile/nums.txt")" 30000 "wc -l through the mount"
+	mount_stop "$P"
+	unset AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE
 fi
 
 mount_stop "$M"
