@@ -14,7 +14,9 @@
  * Recency: every insert takes the next sequence number. A hit is a read-only
  * transaction; only when the entry is older than a quarter of the cache (in
  * sequence numbers) is a "touch" queued, and queued touches are applied in
- * the next write transaction. Eviction deletes the lowest sequence numbers
+ * the next write transaction (a put's, or the flush at most every FLUSH_NS);
+ * past TOUCH_MAX queued, more are dropped: recency is approximate, and a
+ * random-read workload never pays a write transaction per few hits. Eviction deletes the lowest sequence numbers
  * until bytes <= 90 % of max_bytes, at most EVICT_CHUNK blocks per
  * transaction so that a writer never holds the write lock for long.
  *
@@ -68,7 +70,8 @@
 #define VHDR_MAGIC 0x6c746862u		/* "lthb" */
 #define HASH_LEN 32
 #define EVICT_CHUNK 256			/* blocks deleted per write txn */
-#define TOUCH_MAX 64			/* queued touches before a flush */
+#define TOUCH_MAX 512			/* queued touches; more are dropped */
+#define ALIVE_NS 100000000LL		/* data.mdb is looked at this often */
 #define FLUSH_NS 1000000000LL		/* merge counters at least this often */
 #define MAP_SLACK (8ULL << 20)
 #define MIN_DEFAULT_MAX (256ULL << 20)
@@ -125,6 +128,7 @@ struct bcache {
 	bool committing;		/* a group-commit leader is active */
 	bool flushing;
 	bool dead;			/* data.mdb vanished: cache disabled */
+	int64_t alive_ns;		/* when data.mdb was last seen in place */
 	struct delta delta;
 	unsigned char touch[TOUCH_MAX][HASH_LEN];
 	int n_touch;
@@ -441,20 +445,29 @@ static void delta_restore(struct bcache *c, const struct delta *d)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* True once data.mdb is gone or is another file than the one we opened. */
+/* True once data.mdb is gone or is another file than the one we opened,
+ * looked at no more than every ALIVE_NS: a stat per hit would be a path walk
+ * per 4 KiB read, and until we notice, the file we still have open serves
+ * consistent (if orphaned) data. */
 static bool check_dead(struct bcache *c)
 {
+	int64_t now = now_ns();
 	struct stat st;
-	bool dead;
+	bool dead, look;
 
 	pthread_mutex_lock(&c->lock);
 	dead = c->dead;
+	look = !dead && now - c->alive_ns >= ALIVE_NS;
 	pthread_mutex_unlock(&c->lock);
-	if (dead)
-		return true;
+	if (!look)
+		return dead;
 	if (stat(c->data_path, &st) == 0 && st.st_ino == c->data_ino &&
-	    st.st_dev == c->data_dev)
+	    st.st_dev == c->data_dev) {
+		pthread_mutex_lock(&c->lock);
+		c->alive_ns = now;
+		pthread_mutex_unlock(&c->lock);
 		return false;
+	}
 	pthread_mutex_lock(&c->lock);
 	if (!c->dead)
 		log_msg(LOG_WARNING, "cache: %s was removed or replaced; caching disabled "
@@ -609,14 +622,16 @@ static void flush(struct bcache *c)
 		commit_batch(c, NULL);
 }
 
-/* Flushes from the get path when touches piled up or FLUSH_NS passed. */
+/* Flushes from the get path once FLUSH_NS passed (touches wait for it, or
+ * for the next put: a write transaction per TOUCH_MAX random hits cost a
+ * tenth of the read rate). */
 static void maybe_flush(struct bcache *c)
 {
 	int64_t now = now_ns();
 	bool go;
 
 	pthread_mutex_lock(&c->lock);
-	go = !c->flushing && (c->n_touch == TOUCH_MAX || now - c->last_flush_ns > FLUSH_NS);
+	go = !c->flushing && now - c->last_flush_ns > FLUSH_NS;
 	if (go) {
 		c->flushing = true;
 		c->last_flush_ns = now;

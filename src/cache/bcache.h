@@ -11,7 +11,9 @@
  * The cache is best effort: bc_put failures (map full, disk full, read-only
  * directory) are absorbed (evict and retry once, then skip) and counted, never
  * returned to readers. Eviction is LRU-like by last access, trimmed to 90 % of
- * max_bytes when the limit is passed.
+ * max_bytes when the limit is passed. A cache directory deleted or replaced
+ * under a running process is noticed within 0.1 s; from then on its gets
+ * miss and its puts are skipped (counted) until it is opened again.
  *
  * Open it after fork()/daemon(): LMDB handles must not cross fork(). A handle
  * is safe to use from many threads.
