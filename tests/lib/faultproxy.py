@@ -6,8 +6,9 @@ Usage: faultproxy.py UPSTREAM_HOST:PORT PORTFILE [RATE] [STALL_S] [SEED] [KINDS]
 Listens on an ephemeral 127.0.0.1 port (written to PORTFILE once listening)
 and forwards each request, byte for byte, to UPSTREAM. For each request, with
 probability RATE (default 0.1), one fault is injected instead of a clean
-forward, chosen evenly among KINDS (comma-separated, a kind listed twice is
-chosen twice as often; default reset,truncate,stall,drop):
+forward, taking KINDS in turn (comma-separated, a kind listed twice comes
+twice as often; default reset,truncate,stall,drop), so that N faults hit every
+kind once N >= len(KINDS), however the random draws fall:
   reset     the client connection is reset (SO_LINGER 0) before any answer
   truncate  the response headers and only half of the body are sent, then a reset
   stall     the response is held back STALL_S seconds (default 2), then sent
@@ -43,6 +44,7 @@ ALL_KINDS = KINDS + ("midstall",)
 HANG_MAX = 120.0
 injecting = True  # SIGUSR2 clears it, SIGUSR1 sets it
 counts = {"requests": 0, **{k: 0 for k in ALL_KINDS}, "resumed": 0, "maxhang_ms": 0}
+turn = [0]  # faults injected: the next kind is KINDS[turn % len(KINDS)]
 resume_at = {}  # path -> byte offsets a resumed GET of it would start at
 lock = threading.Lock()
 rng = random.Random()
@@ -217,7 +219,10 @@ def handle(client):
                 if method == b"GET" and start in resume_at.get(path, ()):
                     resume_at[path].discard(start)
                     counts["resumed"] += 1
-                fault = rng.choice(KINDS) if injecting and rng.random() < RATE else None
+                fault = None
+                if injecting and rng.random() < RATE:  # kinds in turn: each one
+                    fault = KINDS[turn[0] % len(KINDS)]  # is hit for sure
+                    turn[0] += 1
             if n % 100 == 0:
                 report()
             if fault == "reset":
