@@ -16,9 +16,10 @@
  * sequence numbers) is a "touch" queued, and queued touches are applied in
  * the next write transaction (a put's, or the flush at most every FLUSH_NS);
  * past TOUCH_MAX queued, more are dropped: recency is approximate, and a
- * random-read workload never pays a write transaction per few hits. Eviction deletes the lowest sequence numbers
- * until bytes <= 90 % of max_bytes, at most EVICT_CHUNK blocks per
- * transaction so that a writer never holds the write lock for long.
+ * random-read workload never pays a write transaction per few hits.
+ * Eviction deletes the lowest sequence numbers until bytes <= 90 % of
+ * max_bytes, at most EVICT_CHUNK blocks per transaction so that a writer
+ * never holds the write lock for long.
  *
  * Counters: blocks/bytes/seq change only inside write transactions, so they
  * are exact. Hits, misses, bytes_hit and put_failures are counted per process

@@ -260,6 +260,7 @@ static int change_open(struct fs *fs, struct fs_inode *ino, const struct attr_ch
 	pthread_mutex_lock(&ino->lock);
 	apply_change(ch, &ino->attr);
 	ino->meta_dirty = true;
+	ino->defer_trunc = false;	/* O_TRUNC is no longer the only change */
 	pthread_mutex_unlock(&ino->lock);
 	if (file_dirty(ino->file))
 		return 0;	/* goes with the upload at close */
