@@ -13,10 +13,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mapdir-local.XXXXXX")
 # live_in_groups G1,G2,...: true if a process of these groups is alive; zombies
 # do not count (a task's child orphaned to a PID 1 that reaps slowly stays a
 # zombie for a while, yet runs nothing)
-live_in_groups() {
-	ps -eo pgid=,stat= | awk -v g="$1" 'BEGIN { n = split(g, a, ","); for (i = 1; i <= n; i++) w[a[i]] = 1 }
-		w[$1] && $2 !~ /^Z/ { found = 1 } END { exit !found }'
-}
+live_in_groups() { pgrep -g "$1" -r R,S,D,T,t >/dev/null; }	# as tests/run does
 # groups_gone FILE SECS: waits (at most SECS) until no process is left in the
 # process groups (of tasks) listed in FILE; if some are, kills them and fails.
 # Empties FILE: the exit trap kills only groups no check has seen end.
