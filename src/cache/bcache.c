@@ -9,7 +9,8 @@
  *   meta    "format" -> BC_FORMAT, "counters" -> struct counters
  * The identity is store_id \0 key \0 etag \0 block_size \0 index; keys can be
  * longer than LMDB's 511-byte key limit, so the key is its hash and the
- * identity is stored again in the value and compared on every hit.
+ * identity is stored again in the value and compared on every whole-block
+ * hit; a range hit checks the value's size against its index entry only.
  *
  * Recency: every insert takes the next sequence number. A hit is a read-only
  * transaction; only when the entry is older than a quarter of the cache (in
@@ -913,6 +914,25 @@ static bool value_matches(struct bcache *c, const MDB_val *v, const char *id,
 	return ok;
 }
 
+/* True when the value can be served. A whole-block read checks the stored
+ * identity (value_matches). A range read (random access: one 4 KiB hit should
+ * cost one pread, not two) trusts the SHA-256 key and checks only that the
+ * value's size is the one its index entry and identity imply, so a value that
+ * disagrees with its index entry is still a miss. */
+static bool value_fits(struct bcache *c, const MDB_val *v, const struct ientry *ie,
+		       const char *id, size_t id_len, uint32_t block_size, bool range,
+		       struct vhdr *h)
+{
+	if (!range)
+		return value_matches(c, v, id, id_len, block_size, h);
+	if (ie->len > block_size || v->mv_size != sizeof(*h) + id_len + ie->len)
+		return false;
+	h->magic = VHDR_MAGIC;
+	h->id_len = (uint32_t)id_len;
+	h->data_len = ie->len;
+	return true;
+}
+
 /* Looks the block up in one read txn and copies bytes [off, off + n) of it
  * out (n == SIZE_MAX: all from off), setting *block_len to the block's
  * length; a range past the block's end is a miss. Returns an MDB code. */
@@ -936,7 +956,7 @@ static int lookup(struct bcache *c, const unsigned char *hash, const char *id,
 	rc = mdb_get(txn, c->blocks, &k, &v);
 	if (rc)
 		goto out_abort;
-	if (!value_matches(c, &v, id, id_len, block_size, &h)) {
+	if (!value_fits(c, &v, &ie, id, id_len, block_size, n != SIZE_MAX, &h)) {
 		rc = MDB_NOTFOUND;		/* a collision or damage: a miss */
 		goto out_abort;
 	}

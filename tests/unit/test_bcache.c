@@ -535,10 +535,17 @@ static void test_range(void)
 	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, BS - 10, 11, out, &blen), ENOENT);
 	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 3, BS + 1, 0, out, &blen), ENOENT);
 	CHECK_INT(bc_get_range(c, SID, "r", "e2", BS, 3, 0, 10, out, &blen), ENOENT);
+	/* a short (last) block: its length comes from the index entry */
+	fill(blk, 9, BS);
+	CHECK_INT(bc_put(c, SID, "r", "e1", BS, 9, blk, 5000), 0);
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 9, 4000, 1000, out, &blen), 0);
+	CHECK_INT(blen, 5000);
+	CHECK(memcmp(out, blk + 4000, 1000) == 0);
+	CHECK_INT(bc_get_range(c, SID, "r", "e1", BS, 9, 4000, 1001, out, &blen), ENOENT);
 	CHECK_INT(bc_get_stats(c, &st), 0);
-	CHECK_INT(st.hits, 2);
-	CHECK_INT(st.misses, 3);
-	CHECK_INT(st.bytes_hit, 4096 + 10);
+	CHECK_INT(st.hits, 3);
+	CHECK_INT(st.misses, 4);
+	CHECK_INT(st.bytes_hit, 4096 + 10 + 1000);
 	bc_close(c);
 	free(dir);
 }
