@@ -579,7 +579,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 	cfg->use_ino = 0;
 	cfg->hard_remove = 1;		/* no .fuse_hidden renames on the store */
-	cfg->nullpath_ok = 0;
+	cfg->nullpath_ok = 1;		/* ops on an open file use fi->fh, not a path */
 	cfg->entry_timeout = fs->opts->stat_ttl;
 	cfg->attr_timeout = fs->opts->stat_ttl;
 	cfg->negative_timeout = fs->opts->neg_ttl;
