@@ -646,6 +646,41 @@ static int store_init(struct store *st, const char *spec, const struct os_source
 	return st->base.name && st->base.id ? 0 : ENOMEM;
 }
 
+/* The mount's settings (endpoint, region, credentials' source, addressing)
+ * over this environment's. */
+static void mount_cfg_apply(const struct loc_mount_cfg *mc, struct os_config *cfg)
+{
+	cfg->endpoint = mc->endpoint;
+	cfg->region = mc->region;
+	cfg->profile = mc->profile;
+	cfg->passwd_file = mc->passwd_file;
+	cfg->no_sign = mc->no_sign;
+	if (mc->addressing)
+		cfg->addressing = strcmp(mc->addressing, "virtual") == 0 ? OS_ADDR_VIRTUAL
+									 : OS_ADDR_PATH;
+}
+
+/* Opens st->s. For a path on a mount, a store that cannot be opened with the
+ * mount's settings (e.g. its profile is not ours) or does not answer is
+ * ENOENT: the caller then goes through the mount. */
+static int open_store(struct store *st, const char *spec, bool mount,
+		      const struct os_source *src, const struct os_config *cfg, char *err,
+		      size_t errlen)
+{
+	int e = os_open(src, cfg, &st->s, err, errlen);
+
+	if (e == EINVAL && mount) {
+		log_msg(LOG_INFO, "%s: cannot open the store of its mount (%s): using the "
+			"mount", spec, err);
+		e = ENOENT;
+	} else if (!e && mount && (e = os_check(st->s)) != 0) {
+		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
+			"the mount", spec, strerror(e));
+		e = ENOENT;
+	}
+	return e;
+}
+
 int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 		   size_t errlen)
 {
@@ -673,24 +708,8 @@ int loc_store_open(const char *spec, bool output, struct loc **out, char *err,
 	st = calloc(1, sizeof(*st));
 	if (st)
 		st->base.ops = &store_ops;
-	cfg.endpoint = mc.endpoint;	/* the mount's, over this environment's */
-	cfg.region = mc.region;
-	cfg.profile = mc.profile;	/* and its credentials' source */
-	cfg.passwd_file = mc.passwd_file;
-	cfg.no_sign = mc.no_sign;
-	if (mc.addressing)
-		cfg.addressing = strcmp(mc.addressing, "virtual") == 0 ? OS_ADDR_VIRTUAL
-									: OS_ADDR_PATH;
-	e = st ? os_open(&src, &cfg, &st->s, err, errlen) : ENOMEM;
-	if (e == EINVAL && mount) {	/* e.g. its profile is not ours */
-		log_msg(LOG_INFO, "%s: cannot open the store of its mount (%s): using the "
-			"mount", spec, err);
-		e = ENOENT;
-	} else if (!e && mount && (e = os_check(st->s)) != 0) {
-		log_msg(LOG_INFO, "%s: the store of its mount does not answer (%s): using "
-			"the mount", spec, strerror(e));
-		e = ENOENT;
-	}
+	mount_cfg_apply(&mc, &cfg);
+	e = st ? open_store(st, spec, mount, &src, &cfg, err, errlen) : ENOMEM;
 	if (!e)
 		e = store_init(st, spec, &src, key);
 	if (!e) {
