@@ -741,6 +741,29 @@ static void *worker_main(void *arg)
 
 /* --- engine --- */
 
+/* Block size, window, memory limits and worker count from o (zero: the
+ * defaults); the buffer pool holds the table, the fill queue, the batch being
+ * stored and a buffer per worker. Warming needs r->cache set. */
+static void rd_limits(struct rd *r, const struct rd_opts *o)
+{
+	r->bs = o->block_size ? o->block_size : DEF_BLOCK;
+	r->max_window_blocks = (o->max_window ? o->max_window : DEF_WINDOW) / r->bs;
+	if (r->max_window_blocks < 2)
+		r->max_window_blocks = 2;
+	r->mem_limit = o->mem_limit ? o->mem_limit : DEF_MEM;
+	r->fill_limit = r->mem_limit / 8 > MIN_FILL ? r->mem_limit / 8 : MIN_FILL;
+	r->warm_limit = WARM_MEM > 2ULL * RUN_MAX * r->bs ? WARM_MEM : 2ULL * RUN_MAX * r->bs;
+	if (r->cache) {
+		struct bc_stats st;
+
+		if (!bc_get_stats(r->cache, &st))
+			r->warm_max_size = st.max_bytes / 4;
+	}
+	r->nthreads = o->threads > 0 ? o->threads : DEF_THREADS;
+	r->prefetch_max = r->nthreads > 1 ? r->nthreads - 1 : 1;
+	r->pool_max = (int)((r->mem_limit + 2 * r->fill_limit) / r->bs) + r->nthreads;
+}
+
 int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *opts,
 	      struct rd **out)
 {
@@ -755,24 +778,8 @@ int rd_create(struct objstore *s, struct bcache *cache, const struct rd_opts *op
 	r->s = s;
 	r->cache = cache;
 	r->store_id = os_id(s);
-	r->bs = o.block_size ? o.block_size : DEF_BLOCK;
-	r->max_window_blocks = (o.max_window ? o.max_window : DEF_WINDOW) / r->bs;
-	if (r->max_window_blocks < 2)
-		r->max_window_blocks = 2;
-	r->mem_limit = o.mem_limit ? o.mem_limit : DEF_MEM;
-	r->fill_limit = r->mem_limit / 8 > MIN_FILL ? r->mem_limit / 8 : MIN_FILL;
 	r->fill_tail = &r->fill_head;
-	r->warm_limit = WARM_MEM > 2ULL * RUN_MAX * r->bs ? WARM_MEM : 2ULL * RUN_MAX * r->bs;
-	if (cache) {
-		struct bc_stats st;
-
-		if (!bc_get_stats(cache, &st))
-			r->warm_max_size = st.max_bytes / 4;
-	}
-	r->nthreads = o.threads > 0 ? o.threads : DEF_THREADS;
-	r->prefetch_max = r->nthreads > 1 ? r->nthreads - 1 : 1;
-	/* the table, the fill queue and the batch being stored */
-	r->pool_max = (int)((r->mem_limit + 2 * r->fill_limit) / r->bs) + r->nthreads;
+	rd_limits(r, &o);
 	r->pool = calloc((size_t)r->pool_max, sizeof(*r->pool));
 	r->threads = calloc((size_t)r->nthreads, sizeof(*r->threads));
 	if (!r->pool || !r->threads) {
